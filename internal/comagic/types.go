@@ -1,0 +1,181 @@
+package comagic
+
+import (
+	"encoding/json"
+	"net"
+	"strings"
+	"time"
+)
+
+// Device types reported by the bootstrap and stored with every hit.
+const (
+	DeviceDesktop = "desktop"
+	DeviceTablet  = "tablet"
+	DeviceMobile  = "mobile"
+)
+
+// DeviceTypes lists the device types in the order settings are keyed by.
+var DeviceTypes = [...]string{DeviceDesktop, DeviceTablet, DeviceMobile}
+
+// Account is one customer of the platform.
+type Account struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// Site is one website of an account.
+type Site struct {
+	ID        int64
+	AccountID int64
+	// Key is the public 32-character site key used by the embed code.
+	Key string
+	// Domains are the allowed origins' hosts; subdomains are allowed too.
+	Domains  []string
+	TimeZone string
+	// Region is the default phone region (ISO 3166 alpha-2, e.g. "RU").
+	Region string
+	// SessionTimeout ends a session after this long without a hit.
+	SessionTimeout time.Duration
+	// AnonymizeIP zeroes the host part of stored IP addresses.
+	AnonymizeIP bool
+	// Settings holds the widget settings: {view controller: {device type: object}}.
+	Settings  map[string]map[string]json.RawMessage
+	CreatedAt time.Time
+}
+
+// AllowsOrigin reports whether a browser request from origin (scheme://host[:port])
+// may call this site's endpoints: the origin's host must be one of the site's
+// domains or a subdomain of one, on any scheme and port.
+func (s *Site) AllowsOrigin(origin string) bool {
+	_, rest, ok := strings.Cut(origin, "://")
+	if !ok || rest == "" {
+		return false
+	}
+	host := rest
+	if h, _, err := net.SplitHostPort(rest); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	for _, d := range s.Domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// SettingsFor returns the widget settings for one device type: {view controller: object}.
+func (s *Site) SettingsFor(device string) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(s.Settings))
+	for vc, byDevice := range s.Settings {
+		if v, ok := byDevice[device]; ok {
+			out[vc] = v
+		}
+	}
+	return out
+}
+
+// CookieSuffix is the short per-site suffix of the `_comagic_id<S>` and
+// `_cmg_csst<S>` cookies.
+func (s *Site) CookieSuffix() string {
+	if len(s.Key) < 6 {
+		return s.Key
+	}
+	return s.Key[:6]
+}
+
+// Credentials identify a visitor's session to the server. Key proves the bearer
+// was issued this (VisitorID, SessionID) pair.
+type Credentials struct {
+	VisitorID int64
+	SessionID int64
+	Key       string
+}
+
+// PageView describes one page view (hit) as the browser reports it.
+type PageView struct {
+	URL       string
+	Title     string
+	Referrer  string
+	UserAgent string
+	IP        string
+}
+
+// Source is what brought a session: UTM tags, a click id or a referring domain.
+type Source struct {
+	// Key identifies the source; "" means direct or internal navigation, which
+	// never starts a new session by itself.
+	Key            string
+	ReferrerDomain string
+	UTMSource      string
+	UTMMedium      string
+	UTMCampaign    string
+	UTMTerm        string
+	UTMContent     string
+}
+
+// Hit is one recorded page view with the identifiers it was given.
+type Hit struct {
+	SiteID           int64
+	VisitorID        int64
+	SessionID        int64
+	HitID            int64
+	Key              string
+	NewVisitor       bool
+	NewSession       bool
+	SessionStartedAt time.Time
+	DeviceType       string
+	At               time.Time
+}
+
+// Event is a custom event (`Comagic.trackEvent`).
+type Event struct {
+	SiteID    int64
+	VisitorID int64
+	SessionID int64
+	HitID     int64 // 0 when unknown; a hit outside the session is dropped
+	Category  string
+	Action    string
+	Name      string
+	Value     string
+	At        time.Time
+}
+
+// VisitorInfo is what `Comagic.addVisitorInfo` reports: the name overwrites, the
+// phone and email are added when new.
+type VisitorInfo struct {
+	Name  string
+	Phone string // normalised digits with country code
+	Email string
+}
+
+// Property is a visitor property; a property without value is a bare flag.
+type Property struct {
+	Name     string
+	Value    string
+	HasValue bool
+}
+
+// OfflineRequest is a lead left on the site.
+type OfflineRequest struct {
+	ID        int64
+	SiteID    int64
+	SiteKey   string // used to find the site when no tracking ids are given
+	VisitorID int64  // 0 for an unattributed lead
+	SessionID int64
+	HitID     int64
+	Name      string
+	Email     string
+	Phone     string
+	Message   string
+	IsSale    bool
+	SaleCost  *float64
+	GroupID   int64
+	FormName  string
+	// Source tells where the lead came from: "browser" or "api".
+	Source string
+	// Extra holds every field the client sent that has no column of its own.
+	Extra     map[string]any
+	CreatedAt time.Time
+}
