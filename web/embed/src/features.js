@@ -1,0 +1,65 @@
+// Documented methods of features that this build does not provide yet (chat,
+// sitephone, number replacement, the widget framework). Each one exists under
+// its documented name and says in the console that the feature is disabled for
+// the site: never a silent no-op, never a fake success.
+
+import { later, invoke, warn } from './util.js';
+
+const said = {};
+
+function off(feature, name) {
+  if (said[name]) return;
+  said[name] = true;
+  warn(name + '(): ' + feature + ' is disabled for this site');
+}
+
+/** disabled returns a method that reports the feature as disabled and returns ret(args). */
+export function disabled(feature, name, ret) {
+  return function () {
+    off(feature, name);
+    return ret ? ret.apply(null, arguments) : undefined;
+  };
+}
+
+const CHAT = 'the online consultant (chat)';
+const REQ = 'the request form';
+const PHONE = 'the callback widget (sitephone)';
+const NUMBERS = 'phone number replacement';
+const UI = 'the widget framework (Comagic.UI)';
+
+// The callback of sitePhoneCall gets an honest failure: status 3, platform error.
+const callFailed = (params, cb) => {
+  later(() => invoke(cb, { success: false, result: { status: 3, code: 'feature_disabled' } }));
+};
+
+/** comagicStubs are merged into window.Comagic. */
+export function comagicStubs() {
+  return {
+    openChatWindow: disabled(CHAT, 'Comagic.openChatWindow'),
+    openSiteRequestPanel: disabled(REQ, 'Comagic.openSiteRequestPanel'),
+    openSitePhonePanel: disabled(PHONE, 'Comagic.openSitePhonePanel'),
+    sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
+    getCaptcha: disabled(PHONE, 'Comagic.getCaptcha'),
+    Captcha: { get_captcha: disabled(PHONE, 'Comagic.Captcha.get_captcha') },
+    getPhones: disabled(NUMBERS, 'Comagic.getPhones', () => []),
+    getDTPhones: disabled(NUMBERS, 'Comagic.getDTPhones', () => null),
+    getReplacedPhones: disabled(NUMBERS, 'Comagic.getReplacedPhones', () => ({})),
+    visitorCard: { getItem: disabled(CHAT, 'Comagic.visitorCard.getItem', () => null) },
+    UI: {
+      registerViewController: disabled(UI, 'Comagic.UI.registerViewController'),
+      createWidget: disabled(UI, 'Comagic.UI.createWidget', () => null),
+      getWidget: disabled(UI, 'Comagic.UI.getWidget', () => null),
+      createObserver: disabled(UI, 'Comagic.UI.createObserver', () => null),
+      createEl: disabled(UI, 'Comagic.UI.createEl', () => null),
+    },
+  };
+}
+
+/** widgetStubs are the methods of window.ComagicWidget. */
+export function widgetStubs() {
+  return {
+    openSitePhonePanel: disabled(PHONE, 'ComagicWidget.openSitePhonePanel'),
+    sitePhoneCall: disabled(PHONE, 'ComagicWidget.sitePhoneCall', callFailed),
+    sitephoneCall: disabled(PHONE, 'ComagicWidget.sitephoneCall', callFailed),
+  };
+}

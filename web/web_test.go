@@ -1,0 +1,167 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/andybalholm/brotli"
+)
+
+// coreBudget is the gzip size budget of cs.min.js (DESIGN.md §6).
+const coreBudget = 15 * 1024
+
+func newAssets(t *testing.T) *Assets {
+	t.Helper()
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func get(t *testing.T, a *Assets, path string, hdr ...string) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func TestCoreSizeBudget(t *testing.T) {
+	a := newAssets(t)
+	t.Logf("cs.min.js: %d bytes, %d bytes gzip", len(a.files["/static/cs.min.js"].raw), a.CoreSize())
+	if a.CoreSize() <= 0 || a.CoreSize() > coreBudget {
+		t.Fatalf("cs.min.js is %d bytes gzip, budget is %d", a.CoreSize(), coreBudget)
+	}
+	if min, full := len(a.files["/static/cs.min.js"].raw), len(a.files["/static/cs.js"].raw); min >= full {
+		t.Fatalf("minified %d bytes is not smaller than readable %d bytes", min, full)
+	}
+}
+
+func TestServeScript(t *testing.T) {
+	a := newAssets(t)
+	for _, p := range []string{"/static/cs.min.js", "/static/cs.js"} {
+		res := get(t, a, p)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: status %d", p, res.StatusCode)
+		}
+		if got := res.Header.Get("Content-Type"); got != "application/javascript; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q", p, got)
+		}
+		if got := res.Header.Get("Cache-Control"); got != "public, max-age=300" {
+			t.Errorf("%s: Cache-Control %q", p, got)
+		}
+		if res.Header.Get("ETag") == "" || res.Header.Get("Content-Encoding") != "" {
+			t.Errorf("%s: ETag %q, Content-Encoding %q", p, res.Header.Get("ETag"), res.Header.Get("Content-Encoding"))
+		}
+		if !bytes.Contains(body, []byte("setCsAccount")) || !bytes.Contains(body, []byte("/api/track/")) {
+			t.Errorf("%s: body does not look like the embed script", p)
+		}
+	}
+}
+
+func TestCompression(t *testing.T) {
+	a := newAssets(t)
+	raw := a.files["/static/cs.min.js"].raw
+
+	res := get(t, a, "/static/cs.min.js", "Accept-Encoding", "gzip, deflate")
+	if res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("gzip: Content-Encoding %q, Vary %q", res.Header.Get("Content-Encoding"), res.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); !bytes.Equal(got, raw) {
+		t.Fatal("gzip body does not decompress to the script")
+	}
+
+	res = get(t, a, "/static/cs.min.js", "Accept-Encoding", "gzip, deflate, br")
+	if res.Header.Get("Content-Encoding") != "br" {
+		t.Fatalf("br: Content-Encoding %q", res.Header.Get("Content-Encoding"))
+	}
+	if got, _ := io.ReadAll(brotli.NewReader(res.Body)); !bytes.Equal(got, raw) {
+		t.Fatal("brotli body does not decompress to the script")
+	}
+
+	res = get(t, a, "/static/cs.min.js", "Accept-Encoding", "br;q=0, gzip;q=0")
+	if res.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("q=0: Content-Encoding %q", res.Header.Get("Content-Encoding"))
+	}
+}
+
+func TestConditionalGet(t *testing.T) {
+	a := newAssets(t)
+	first := get(t, a, "/static/cs.min.js", "Accept-Encoding", "gzip")
+	tag := first.Header.Get("ETag")
+	for _, inm := range []string{tag, "W/" + tag, `"nope", ` + tag, "*"} {
+		res := get(t, a, "/static/cs.min.js", "If-None-Match", inm)
+		if res.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match %s: status %d, want 304", inm, res.StatusCode)
+		}
+		if body, _ := io.ReadAll(res.Body); len(body) != 0 {
+			t.Errorf("If-None-Match %s: 304 with a body", inm)
+		}
+	}
+	if res := get(t, a, "/static/cs.min.js", "If-None-Match", `"other"`); res.StatusCode != 200 {
+		t.Errorf("stale ETag: status %d, want 200", res.StatusCode)
+	}
+	if a.files["/static/cs.js"].etag == a.files["/static/cs.min.js"].etag {
+		t.Error("cs.js and cs.min.js share an ETag")
+	}
+}
+
+func TestDemoAndRouting(t *testing.T) {
+	a := newAssets(t)
+	res := get(t, a, "/demo/")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("demo.js")) {
+		t.Fatalf("/demo/: status %d, type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if res := get(t, a, "/demo/demo.js"); res.StatusCode != 200 {
+		t.Fatalf("/demo/demo.js: status %d", res.StatusCode)
+	}
+	res = get(t, a, "/demo?k=abc")
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/demo/?k=abc" {
+		t.Fatalf("/demo: status %d, Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, p := range []string{"/static/nope.js", "/static/", "/demo/../web.go", "/"} {
+		if res := get(t, a, p); res.StatusCode != 404 {
+			t.Errorf("%s: status %d, want 404", p, res.StatusCode)
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/static/cs.min.js", nil)
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: status %d, want 405", w.Code)
+	}
+	r = httptest.NewRequest(http.MethodHead, "/static/cs.min.js", nil)
+	w = httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.Len() != 0 || w.Header().Get("Content-Length") == "" {
+		t.Errorf("HEAD: status %d, body %d bytes", w.Code, w.Body.Len())
+	}
+}
+
+func TestBuildErrorNamesFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"src/main.js":     {Data: []byte("import { x } from './broken.js';\nx();\n")},
+		"src/broken.js":   {Data: []byte("export function x() {\n  return 1 +;\n}\n")},
+		"demo/index.html": {Data: []byte("<!doctype html>")},
+	}
+	_, err := build(fsys, "src/main.js")
+	if err == nil || !strings.Contains(err.Error(), "src/broken.js:2") {
+		t.Fatalf("error %v does not name src/broken.js:2", err)
+	}
+}
