@@ -136,7 +136,6 @@ func TestServerDownOr500(t *testing.T) {
 	})
 }
 
-
 // Methods of features this build does not provide say so in the console.
 func TestDisabledFeaturesWarn(t *testing.T) {
 	api := newFakeAPI(t)
