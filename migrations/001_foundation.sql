@@ -26,7 +26,8 @@ CREATE TABLE sites (
 );
 CREATE INDEX sites_account_idx ON sites (account_id);
 
--- Identifiers come from sequences and are handed out in blocks by the server.
+-- Visitor, session and hit ids come from sequences that step by 100: each
+-- nextval hands a server node a block of 100 ids (internal/postgres/ids.go).
 CREATE TABLE visitors (
     id         bigint PRIMARY KEY,
     site_id    bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
@@ -34,7 +35,7 @@ CREATE TABLE visitors (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE SEQUENCE visitors_id_seq;
+CREATE SEQUENCE visitors_id_seq INCREMENT BY 100;
 CREATE INDEX visitors_site_idx ON visitors (site_id, created_at);
 
 CREATE TABLE sessions (
@@ -43,7 +44,6 @@ CREATE TABLE sessions (
     visitor_id      bigint NOT NULL REFERENCES visitors (id) ON DELETE CASCADE,
     started_at      timestamptz NOT NULL,
     last_hit_at     timestamptz NOT NULL,
-    hit_count       integer NOT NULL DEFAULT 1,
     source_key      text NOT NULL DEFAULT '',
     referrer        text NOT NULL DEFAULT '',
     referrer_domain text NOT NULL DEFAULT '',
@@ -57,7 +57,7 @@ CREATE TABLE sessions (
     user_agent      text NOT NULL DEFAULT '',
     ip              inet
 );
-CREATE SEQUENCE sessions_id_seq;
+CREATE SEQUENCE sessions_id_seq INCREMENT BY 100;
 CREATE INDEX sessions_visitor_idx ON sessions (visitor_id, started_at);
 CREATE INDEX sessions_site_idx ON sessions (site_id, started_at);
 
@@ -79,7 +79,7 @@ CREATE TABLE hits (
     user_agent   text NOT NULL DEFAULT '',
     ip           inet
 );
-CREATE SEQUENCE hits_id_seq;
+CREATE SEQUENCE hits_id_seq INCREMENT BY 100;
 CREATE INDEX hits_session_idx ON hits (session_id);
 CREATE INDEX hits_site_idx ON hits (site_id, created_at);
 

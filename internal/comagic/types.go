@@ -129,6 +129,19 @@ type Hit struct {
 	At               time.Time
 }
 
+// HitWrite is one page view for storage to record. The caller fills the inputs;
+// storage fills Result. Claimed credentials must already be verified.
+type HitWrite struct {
+	Site    *Site
+	Claimed *Credentials // nil: a new visitor
+	View    PageView
+	Source  Source
+	Device  string
+	At      time.Time
+
+	Result Hit
+}
+
 // Event is a custom event (`Comagic.trackEvent`).
 type Event struct {
 	SiteID    int64
@@ -178,4 +191,11 @@ type OfflineRequest struct {
 	// Extra holds every field the client sent that has no column of its own.
 	Extra     map[string]any
 	CreatedAt time.Time
+}
+
+// SessionRef is what the server knows of a session without trusting a client.
+type SessionRef struct {
+	SiteID    int64
+	VisitorID int64
+	StartedAt time.Time
 }

@@ -1,6 +1,6 @@
 // Package credentials issues and verifies the per-session `key` of SPEC §3: a
 // 32-character token that proves its bearer was handed a (visitor, session) pair
-// by this server. It is an HMAC, so verification needs no database read and a
+// of a site by this server. It is an HMAC, so verification needs no database read and a
 // client cannot forge a key for a visitor id it merely claims.
 package credentials
 
@@ -29,13 +29,14 @@ func NewSigner(secret []byte) (*Signer, error) {
 	return &Signer{secret: append([]byte(nil), secret...)}, nil
 }
 
-// Key returns the key of the (visitor, session) pair.
-func (s *Signer) Key(visitorID, sessionID int64) string {
+// Key returns the key of the (visitor, session) pair on the site.
+func (s *Signer) Key(siteID, visitorID, sessionID int64) string {
 	m := hmac.New(sha256.New, s.secret)
-	var buf [len("comagicd/session-key/v1") + 16]byte
+	var buf [len("comagicd/session-key/v1") + 24]byte
 	n := copy(buf[:], "comagicd/session-key/v1")
-	binary.BigEndian.PutUint64(buf[n:], uint64(visitorID))
-	binary.BigEndian.PutUint64(buf[n+8:], uint64(sessionID))
+	binary.BigEndian.PutUint64(buf[n:], uint64(siteID))
+	binary.BigEndian.PutUint64(buf[n+8:], uint64(visitorID))
+	binary.BigEndian.PutUint64(buf[n+16:], uint64(sessionID))
 	m.Write(buf[:])
 	sum := m.Sum(nil) // 32 bytes: one character from each, 62 symbols each
 	out := make([]byte, KeyLength)
@@ -45,10 +46,11 @@ func (s *Signer) Key(visitorID, sessionID int64) string {
 	return string(out)
 }
 
-// Verify reports whether key is the genuine key of the pair, in constant time.
-func (s *Signer) Verify(visitorID, sessionID int64, key string) bool {
-	if visitorID <= 0 || sessionID <= 0 || len(key) != KeyLength {
+// Verify reports whether key is the genuine key of the pair on the site, in
+// constant time.
+func (s *Signer) Verify(siteID, visitorID, sessionID int64, key string) bool {
+	if siteID <= 0 || visitorID <= 0 || sessionID <= 0 || len(key) != KeyLength {
 		return false
 	}
-	return hmac.Equal([]byte(s.Key(visitorID, sessionID)), []byte(key))
+	return hmac.Equal([]byte(s.Key(siteID, visitorID, sessionID)), []byte(key))
 }

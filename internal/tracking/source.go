@@ -16,10 +16,10 @@ var clickIDs = [...]string{"gclid", "yclid", "fbclid", "msclkid", "dclid", "ymcl
 // maxField caps every text taken from a page view.
 const maxField = 2048
 
-// Clip shortens s to at most n bytes without splitting a UTF-8 sequence and
-// replaces invalid UTF-8, so that stored text is always valid.
+// Clip shortens s to at most n bytes without splitting a UTF-8 sequence, replaces
+// invalid UTF-8 and drops NUL bytes, so that stored text is always valid.
 func Clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if len(s) <= n {
 		return s
 	}

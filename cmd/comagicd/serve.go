@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/comagicd/comagicd/internal/app"
+	"github.com/comagicd/comagicd/internal/config"
+	"github.com/comagicd/comagicd/internal/postgres"
+	"github.com/comagicd/comagicd/web"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// -demo is serve's own flag; the rest is the shared configuration.
+	demo := false
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "-demo" || a == "--demo" {
+			demo = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	cfg, err := config.Load(rest, config.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr, "  -demo\n    \tseed a demo account and site when the database has none, and print its URLs")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger := cfg.Logger(stderr)
+	assets, err := web.New()
+	if err != nil {
+		return fmt.Errorf("build embed script: %w", err)
+	}
+	a, err := app.New(ctx, cfg, logger, assets)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	if demo {
+		if err := seedDemo(ctx, a.Sites, cfg.BaseURL, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	logger.Info("comagicd listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL,
+		"database", postgres.RedactURL(cfg.DatabaseURL), "version", versionString(), "embed_core_gzip_bytes", assets.CoreSize())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// seedDemo creates the demo account and site on an empty database and prints
+// where to look.
+func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL string, out io.Writer) error {
+	const account = "Demo"
+	n, err := sites.CountSites(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		acc, err := sites.EnsureAccount(ctx, account)
+		if err != nil {
+			return err
+		}
+		if _, err := sites.CreateSite(ctx, acc.ID, []string{"localhost", "127.0.0.1"}); err != nil {
+			return err
+		}
+	}
+	all, accounts, err := sites.ListSites(ctx)
+	if err != nil {
+		return err
+	}
+	for i, s := range all {
+		if accounts[i] != account {
+			continue
+		}
+		fmt.Fprintf(out, "\ncomagicd is running at %s\n\n", baseURL)
+		fmt.Fprintf(out, "  demo page:   %sdemo/?k=%s\n", baseURL, s.Key)
+		fmt.Fprintf(out, "  health:      %shealthz   metrics: %smetrics\n", baseURL, baseURL)
+		fmt.Fprintf(out, "  site_key: %s\n\n", s.Key)
+		fmt.Fprintf(out, "Embed code for the demo site:\n\n%s\n", snippet(baseURL, s.Key))
+		return nil
+	}
+	fmt.Fprintf(out, "\ncomagicd is running at %s (the database already has sites; no demo site was created)\n", baseURL)
+	return nil
+}
+
+// snippet is the classic embed code for a site.
+func snippet(baseURL, siteKey string) string {
+	return fmt.Sprintf(`<script type="text/javascript">
+  var __cs = __cs || [];
+  __cs.push(["setCsAccount", "%s"]);
+</script>
+<script type="text/javascript" async src="%sstatic/cs.min.js"></script>
+`, siteKey, baseURL)
+}

@@ -1,0 +1,131 @@
+// Package config reads comagicd's configuration from the environment and from
+// command-line flags (a flag wins over its variable) into one Config.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of the server.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
+	DatabaseURL string
+	// ListenAddr is the HTTP listen address (COMAGICD_LISTEN_ADDR, default ":8080").
+	ListenAddr string
+	// BaseURL is the public URL of this server, ending with "/" (COMAGICD_BASE_URL).
+	BaseURL string
+	// Secret signs visitor credentials (COMAGICD_SECRET); when empty the server
+	// generates one on first start and keeps it in the database.
+	Secret string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (COMAGICD_TRUSTED_PROXIES, comma-separated CIDRs or addresses).
+	TrustedProxies []netip.Prefix
+	// LogFormat is "text" or "json" (COMAGICD_LOG_FORMAT).
+	LogFormat string
+	// LogLevel is debug, info, warn or error (COMAGICD_LOG_LEVEL).
+	LogLevel slog.Level
+	// RateLimit is the number of requests per minute one client IP may make to
+	// the public endpoints; 0 disables the limit (COMAGICD_RATE_LIMIT).
+	RateLimit int
+	// ShutdownTimeout bounds the graceful shutdown (COMAGICD_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+}
+
+// DefaultDatabaseURL is used when DATABASE_URL is not set: the local server.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/comagicd?sslmode=disable"
+
+// Load parses args (without the program and command names) over the environment
+// read through getenv. Errors name the flag or variable at fault.
+func Load(args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var c Config
+	var proxies, level, rate, shutdown string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
+	fs.StringVar(&c.ListenAddr, "listen", env("COMAGICD_LISTEN_ADDR", ":8080"), "listen address (COMAGICD_LISTEN_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("COMAGICD_BASE_URL", ""), "public base URL, e.g. https://track.example.com/ (COMAGICD_BASE_URL; default http://localhost<listen port>/)")
+	fs.StringVar(&c.Secret, "secret", env("COMAGICD_SECRET", ""), "credential-key secret, ≥16 bytes (COMAGICD_SECRET; generated and stored in the database when empty)")
+	fs.StringVar(&proxies, "trusted-proxies", env("COMAGICD_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (COMAGICD_TRUSTED_PROXIES)")
+	fs.StringVar(&c.LogFormat, "log-format", env("COMAGICD_LOG_FORMAT", "text"), "log format: text or json (COMAGICD_LOG_FORMAT)")
+	fs.StringVar(&level, "log-level", env("COMAGICD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (COMAGICD_LOG_LEVEL)")
+	fs.StringVar(&rate, "rate-limit", env("COMAGICD_RATE_LIMIT", "6000"), "requests per minute per client IP on public endpoints, 0 = off (COMAGICD_RATE_LIMIT)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("COMAGICD_SHUTDOWN_TIMEOUT", "15s"), "graceful shutdown limit (COMAGICD_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	if c.DatabaseURL == "" {
+		return c, errors.New("config: DATABASE_URL (-database-url) is empty")
+	}
+	if c.BaseURL == "" {
+		port := c.ListenAddr[strings.LastIndexByte(c.ListenAddr, ':')+1:]
+		c.BaseURL = "http://localhost:" + port + "/"
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("config: COMAGICD_BASE_URL (-base-url) %q must be an absolute http(s) URL", c.BaseURL)
+	}
+	if !strings.HasSuffix(c.BaseURL, "/") {
+		c.BaseURL += "/"
+	}
+	if c.Secret != "" && len(c.Secret) < 16 {
+		return c, errors.New("config: COMAGICD_SECRET (-secret) must be at least 16 bytes")
+	}
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return c, fmt.Errorf("config: COMAGICD_TRUSTED_PROXIES (-trusted-proxies): %q is not a CIDR or address", p)
+			}
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("config: COMAGICD_LOG_FORMAT (-log-format) must be text or json, got %q", c.LogFormat)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("config: COMAGICD_LOG_LEVEL (-log-level): %w", err)
+	}
+	if c.RateLimit, err = strconv.Atoi(rate); err != nil || c.RateLimit < 0 {
+		return c, fmt.Errorf("config: COMAGICD_RATE_LIMIT (-rate-limit) must be a non-negative integer, got %q", rate)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		return c, fmt.Errorf("config: COMAGICD_SHUTDOWN_TIMEOUT (-shutdown-timeout) must be a positive duration, got %q", shutdown)
+	}
+	return c, nil
+}
+
+// Logger returns the slog logger the configuration asks for, writing to w.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Getenv is os.Getenv, for callers of Load.
+func Getenv(name string) string { return os.Getenv(name) }

@@ -1,0 +1,33 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	env := map[string]string{"COMAGICD_LISTEN_ADDR": ":9090", "COMAGICD_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"}
+	c, err := Load([]string{"-log-level", "debug"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != ":9090" || c.BaseURL != "http://localhost:9090/" || len(c.TrustedProxies) != 2 || c.LogLevel.String() != "DEBUG" {
+		t.Fatalf("%+v", c)
+	}
+	c, err = Load([]string{"-base-url", "https://t.example.com"}, func(string) string { return "" }, io.Discard)
+	if err != nil || c.BaseURL != "https://t.example.com/" || c.DatabaseURL != DefaultDatabaseURL {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range [][]string{
+		{"-base-url", "ftp://x"}, {"-secret", "short"}, {"-trusted-proxies", "nope"},
+		{"-log-format", "xml"}, {"-log-level", "loud"}, {"-rate-limit", "-1"}, {"stray"},
+	} {
+		_, err := Load(bad, func(string) string { return "" }, io.Discard)
+		if err == nil {
+			t.Errorf("Load(%v) accepted", bad)
+		} else if !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "-")) && bad[0] != "stray" {
+			t.Errorf("Load(%v) error %q does not name the flag", bad, err)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/leads"
+)
+
+type pageViewRequest struct {
+	creds
+	URL      text `json:"url"`
+	Title    text `json:"title"`
+	Referrer text `json:"referrer"`
+}
+
+// hitAnswer is what the embed script stores after a page view (SPEC §2, §3).
+type hitAnswer struct {
+	Success             bool   `json:"success"`
+	SiteKey             string `json:"site_key"`
+	Key                 string `json:"key"`
+	URI                 string `json:"uri"`
+	ConsultantServerURL string `json:"consultant_server_url"`
+	VisitorID           int64  `json:"visitor_id"`
+	SessionID           int64  `json:"session_id"`
+	HitID               int64  `json:"hit_id"`
+	SessionStartedAt    int64  `json:"session_started_at"`
+	NewSession          bool   `json:"new_session"`
+	CookieSuffix        string `json:"cookie_suffix"`
+	DeviceType          string `json:"device_type"`
+	// Settings holds the enabled widgets' settings for the device (bootstrap only).
+	Settings map[string]json.RawMessage `json:"settings,omitempty"`
+}
+
+// recordPageView is the shared body of bootstrap and hit.
+func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSettings bool) {
+	site := siteOf(r)
+	var req pageViewRequest
+	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var claimed *comagic.Credentials
+	if req.VisitorID != 0 || req.SessionID != 0 || req.Key != "" {
+		c := req.credentials()
+		claimed = &c
+	}
+	hit, err := h.Tracking.RecordHit(r.Context(), site, claimed, comagic.PageView{
+		URL: string(req.URL), Title: string(req.Title), Referrer: string(req.Referrer),
+		UserAgent: r.UserAgent(), IP: clientIPOf(r),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Metrics.Hits.Inc()
+	if hit.NewVisitor {
+		h.Metrics.NewVisitors.Inc()
+	}
+	if hit.NewSession {
+		h.Metrics.NewSessions.Inc()
+	}
+	ans := hitAnswer{
+		Success: true, SiteKey: site.Key, Key: hit.Key, URI: h.BaseURL, ConsultantServerURL: h.BaseURL,
+		VisitorID: hit.VisitorID, SessionID: hit.SessionID, HitID: hit.HitID,
+		SessionStartedAt: hit.SessionStartedAt.Unix(), NewSession: hit.NewSession,
+		CookieSuffix: site.CookieSuffix(), DeviceType: hit.DeviceType,
+	}
+	if withSettings {
+		ans.Settings = site.SettingsFor(hit.DeviceType)
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// bootstrap answers the one request of every page view.
+func (h *Handler) bootstrap(w http.ResponseWriter, r *http.Request) { h.recordPageView(w, r, true) }
+
+// hit records an SPA navigation (Comagic.reinitTrackView).
+func (h *Handler) hit(w http.ResponseWriter, r *http.Request) { h.recordPageView(w, r, false) }
+
+type eventRequest struct {
+	creds
+	Category text `json:"category"`
+	Action   text `json:"action"`
+	Name     text `json:"name"`
+	Value    text `json:"value"`
+}
+
+func (h *Handler) event(w http.ResponseWriter, r *http.Request) {
+	var req eventRequest
+	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	err := h.Tracking.TrackEvent(r.Context(), siteOf(r), req.credentials(), comagic.Event{
+		HitID: int64(req.HitID), Category: string(req.Category), Action: string(req.Action),
+		Name: string(req.Name), Value: string(req.Value),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Metrics.Events.Inc()
+	writeJSON(w, http.StatusOK, okBody)
+}
+
+type visitorInfoRequest struct {
+	creds
+	Name  text `json:"name"`
+	Phone text `json:"phone"`
+	Email text `json:"email"`
+}
+
+func (h *Handler) visitorInfo(w http.ResponseWriter, r *http.Request) {
+	var req visitorInfoRequest
+	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	err := h.Tracking.AddVisitorInfo(r.Context(), siteOf(r), req.credentials(), comagic.VisitorInfo{
+		Name: string(req.Name), Phone: string(req.Phone), Email: string(req.Email),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody)
+}
+
+type propertyRequest struct {
+	creds
+	Name  text  `json:"name"`
+	Value *text `json:"value"`
+}
+
+type propertyAnswer struct {
+	Success bool `json:"success"`
+	Result  any  `json:"result"`
+}
+
+// property serves set, has, get and delete of visitor properties (SPEC §4).
+func (h *Handler) property(w http.ResponseWriter, r *http.Request) {
+	var req propertyRequest
+	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	site, c, name := siteOf(r), req.credentials(), string(req.Name)
+	switch chi.URLParam(r, "op") {
+	case "set":
+		p := comagic.Property{Name: name}
+		if req.Value != nil && *req.Value != "" {
+			p.Value, p.HasValue = string(*req.Value), true
+		}
+		if err := h.Tracking.SetProperty(r.Context(), site, c, p); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, okBody)
+	case "delete":
+		if err := h.Tracking.DeleteProperty(r.Context(), site, c, name); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, okBody)
+	case "has", "get":
+		p, err := h.Tracking.GetProperty(r.Context(), site, c, name)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		var result any = p != nil
+		if chi.URLParam(r, "op") == "get" && p != nil && p.HasValue {
+			result = p.Value
+		}
+		writeJSON(w, http.StatusOK, propertyAnswer{Success: true, Result: result})
+	default:
+		h.fail(w, r, comagic.Errorf(comagic.ENOTFOUND, "unknown property operation %q (set, has, get, delete)", chi.URLParam(r, "op")))
+	}
+}
+
+// leadAnswer is the success answer of both offline-request endpoints.
+type leadAnswer struct {
+	Success bool `json:"success"`
+	Result  any  `json:"result"`
+}
+
+// offlineRequest serves Comagic.addOfflineRequest: a JSON (or form) body with the
+// visitor's credentials and the request fields.
+func (h *Handler) offlineRequest(w http.ResponseWriter, r *http.Request) {
+	fields, err := leadFields(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, ok := fields["site_key"]; !ok {
+		fields["site_key"] = siteOf(r).Key
+	}
+	in, err := leads.Parse(fields)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := h.Leads.Submit(r.Context(), siteOf(r), in, "browser", nil); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Metrics.OfflineRequests.WithLabelValues("browser").Inc()
+	writeJSON(w, http.StatusOK, leadAnswer{Success: true})
+}

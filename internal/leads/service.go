@@ -1,0 +1,95 @@
+package leads
+
+import (
+	"context"
+
+	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/credentials"
+)
+
+// Store is the storage the lead service needs.
+type Store interface {
+	SessionByID(ctx context.Context, sessionID int64) (*comagic.SessionRef, error)
+	CreateOfflineRequest(ctx context.Context, r *comagic.OfflineRequest) error
+}
+
+// Sites finds sites.
+type Sites interface {
+	SiteByKey(ctx context.Context, key string) (*comagic.Site, error)
+	SiteByID(ctx context.Context, id int64) (*comagic.Site, error)
+}
+
+// Service stores offline requests from browsers and site backends.
+type Service struct {
+	store  Store
+	sites  Sites
+	signer *credentials.Signer
+}
+
+// NewService returns the lead service.
+func NewService(store Store, sites Sites, signer *credentials.Signer) *Service {
+	return &Service{store: store, sites: sites, signer: signer}
+}
+
+// Submit attributes and stores a parsed request. site is the site the request was
+// addressed to (the browser endpoint's path) or nil (the backend API), in which
+// case the site comes from the tracking ids or from site_key. Tracking ids with a
+// wrong key are refused with EUNAUTHORIZED, never stored against the visitor.
+// Returns EINVALID, EUNAUTHORIZED; on success the row is committed.
+// allow, when not nil, vets the resolved site before anything is stored (the
+// HTTP layer checks the browser's origin with it).
+func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, source string, allow func(*comagic.Site) error) (*comagic.OfflineRequest, error) {
+	r := &in.Request
+	r.Source = source
+	if in.HasCreds {
+		ref, err := s.store.SessionByID(ctx, in.Creds.SessionID)
+		if comagic.ErrorCode(err) == comagic.ENOTFOUND {
+			return nil, badKey()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ref.VisitorID != in.Creds.VisitorID || !s.signer.Verify(ref.SiteID, in.Creds.VisitorID, in.Creds.SessionID, in.Creds.Key) {
+			return nil, badKey()
+		}
+		if site != nil && site.ID != ref.SiteID {
+			return nil, badKey()
+		}
+		if site, err = s.sites.SiteByID(ctx, ref.SiteID); err != nil {
+			return nil, err
+		}
+		if r.SiteKey != "" && r.SiteKey != site.Key {
+			return nil, comagic.Invalid("site_key", "site_key does not match the site of the session")
+		}
+		r.VisitorID, r.SessionID = in.Creds.VisitorID, in.Creds.SessionID
+	} else {
+		if site == nil {
+			var err error
+			site, err = s.sites.SiteByKey(ctx, r.SiteKey)
+			if comagic.ErrorCode(err) == comagic.ENOTFOUND {
+				return nil, comagic.Invalid("site_key", "unknown site_key")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		r.HitID = 0 // a hit id alone attributes nothing
+	}
+	if allow != nil {
+		if err := allow(site); err != nil {
+			return nil, err
+		}
+	}
+	r.SiteID, r.SiteKey = site.ID, site.Key
+	if err := in.NormalizePhone(site.Region); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateOfflineRequest(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func badKey() error {
+	return &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "key", Message: "key, visitor_id and session_id do not identify a session"}
+}

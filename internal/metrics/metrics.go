@@ -1,0 +1,87 @@
+// Package metrics defines comagicd's Prometheus metrics: HTTP requests by route,
+// the database pool, group-commit batches and business counters.
+package metrics
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the collectors the server updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Requests *prometheus.CounterVec   // by route, method, code
+	Latency  *prometheus.HistogramVec // by route, method
+	Batches  *prometheus.HistogramVec // committed group-commit batch sizes by write path
+
+	Hits            prometheus.Counter
+	NewVisitors     prometheus.Counter
+	NewSessions     prometheus.Counter
+	Events          prometheus.Counter
+	OfflineRequests *prometheus.CounterVec // by source: browser, api
+}
+
+// New registers the metrics, the Go runtime collectors and, when pool is not
+// nil, the pool statistics.
+func New(pool *pgxpool.Pool) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "comagicd_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		Batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "comagicd_group_commit_batch_size", Help: "Items per committed group-commit transaction by write path.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}, []string{"path"}),
+		Hits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "comagicd_hits_total", Help: "Recorded page views."}),
+		NewVisitors: prometheus.NewCounter(prometheus.CounterOpts{Name: "comagicd_visitors_created_total", Help: "Visitors created."}),
+		NewSessions: prometheus.NewCounter(prometheus.CounterOpts{Name: "comagicd_sessions_created_total", Help: "Sessions started."}),
+		Events:      prometheus.NewCounter(prometheus.CounterOpts{Name: "comagicd_events_total", Help: "Custom events stored."}),
+		OfflineRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_offline_requests_total", Help: "Offline requests (leads) stored, by source.",
+		}, []string{"source"}),
+	}
+	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		m.Registry.MustRegister(&poolCollector{pool: pool})
+	}
+	return m
+}
+
+// ObserveBatch records the size of a committed batch of a write path.
+func (m *Metrics) ObserveBatch(path string, n int) { m.Batches.WithLabelValues(path).Observe(float64(n)) }
+
+var (
+	poolAcquired = prometheus.NewDesc("comagicd_db_pool_acquired_conns", "Connections in use.", nil, nil)
+	poolIdle     = prometheus.NewDesc("comagicd_db_pool_idle_conns", "Idle connections.", nil, nil)
+	poolTotal    = prometheus.NewDesc("comagicd_db_pool_total_conns", "Open connections.", nil, nil)
+	poolMax      = prometheus.NewDesc("comagicd_db_pool_max_conns", "Pool size limit.", nil, nil)
+	poolWaits    = prometheus.NewDesc("comagicd_db_pool_empty_acquire_total", "Acquires that had to wait for a connection.", nil, nil)
+	poolWaitSecs = prometheus.NewDesc("comagicd_db_pool_acquire_wait_seconds_total", "Time spent waiting for connections.", nil, nil)
+)
+
+// poolCollector exports pgxpool statistics at scrape time.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolWaits, poolWaitSecs} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaitSecs, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds())
+}

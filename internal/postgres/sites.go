@@ -1,0 +1,289 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/comagicd/comagicd/internal/comagic"
+)
+
+// siteCacheTTL bounds how long a node serves a site's settings after a change
+// made through another node.
+const siteCacheTTL = 10 * time.Second
+
+// Sites stores accounts and sites. Lookups by key are cached briefly, since every
+// tracking request needs its site.
+type Sites struct {
+	db  *pgxpool.Pool
+	now func() time.Time
+
+	mu    sync.RWMutex
+	cache map[string]cachedSite // by site key
+	keys  map[int64]string      // site id → site key
+}
+
+type cachedSite struct {
+	site *comagic.Site
+	at   time.Time
+}
+
+// NewSites returns the site store on db.
+func NewSites(db *pgxpool.Pool) *Sites {
+	return &Sites{db: db, now: time.Now, cache: map[string]cachedSite{}, keys: map[int64]string{}}
+}
+
+const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at`
+
+func scanSite(row pgx.Row) (*comagic.Site, error) {
+	var s comagic.Site
+	var timeout int
+	var settings []byte
+	if err := row.Scan(&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt); err != nil {
+		return nil, err
+	}
+	s.SessionTimeout = time.Duration(timeout) * time.Second
+	if err := json.Unmarshal(settings, &s.Settings); err != nil {
+		return nil, fmt.Errorf("site %d settings: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// SiteByKey returns the site with the public key. Returns ENOTFOUND.
+func (s *Sites) SiteByKey(ctx context.Context, key string) (*comagic.Site, error) {
+	s.mu.RLock()
+	c, ok := s.cache[key]
+	s.mu.RUnlock()
+	if ok && s.now().Sub(c.at) < siteCacheTTL {
+		return c.site, nil
+	}
+	if len(key) != 32 {
+		return nil, &comagic.Error{Code: comagic.ENOTFOUND, Field: "site_key", Message: "unknown site_key"}
+	}
+	site, err := scanSite(s.db.QueryRow(ctx, `SELECT `+siteColumns+` FROM sites WHERE site_key = $1`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &comagic.Error{Code: comagic.ENOTFOUND, Field: "site_key", Message: "unknown site_key"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: site by key: %w", err)
+	}
+	s.remember(site)
+	return site, nil
+}
+
+func (s *Sites) remember(site *comagic.Site) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cache) > 100000 {
+		clear(s.cache)
+		clear(s.keys)
+	}
+	s.cache[site.Key] = cachedSite{site: site, at: s.now()}
+	s.keys[site.ID] = site.Key
+}
+
+// SiteByID returns the site with the id. Returns ENOTFOUND.
+func (s *Sites) SiteByID(ctx context.Context, id int64) (*comagic.Site, error) {
+	s.mu.RLock()
+	key, ok := s.keys[id]
+	s.mu.RUnlock()
+	if ok {
+		return s.SiteByKey(ctx, key)
+	}
+	site, err := scanSite(s.db.QueryRow(ctx, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, comagic.Errorf(comagic.ENOTFOUND, "site %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: site by id: %w", err)
+	}
+	s.remember(site)
+	return site, nil
+}
+
+// EnsureAccount returns the account with the name, creating it when missing.
+func (s *Sites) EnsureAccount(ctx context.Context, name string) (*comagic.Account, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, comagic.Invalid("account", "account name is required")
+	}
+	const q = `INSERT INTO accounts (name) VALUES ($1)
+	           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+	           RETURNING id, name, created_at`
+	var a comagic.Account
+	if err := s.db.QueryRow(ctx, q, name).Scan(&a.ID, &a.Name, &a.CreatedAt); err != nil {
+		return nil, fmt.Errorf("postgres: ensure account: %w", err)
+	}
+	return &a, nil
+}
+
+// NewSiteKey returns a random 32-character site key.
+func NewSiteKey() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	buf := make([]byte, 32)
+	out := make([]byte, 0, 32)
+	for len(out) < 32 {
+		rand.Read(buf)
+		for _, b := range buf {
+			if int(b) < 248 && len(out) < 32 { // 248 = 4*62: no modulo bias
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
+// NormalizeDomain lower-cases a domain and strips a scheme, port, path and
+// leading "www." so that it matches request origins. Returns EINVALID.
+func NormalizeDomain(d string) (string, error) {
+	d = strings.ToLower(strings.TrimSpace(d))
+	if _, rest, ok := strings.Cut(d, "://"); ok {
+		d = rest
+	}
+	d, _, _ = strings.Cut(d, "/")
+	if h, _, ok := strings.Cut(d, ":"); ok {
+		d = h
+	}
+	d = strings.TrimSuffix(strings.TrimPrefix(d, "www."), ".")
+	if d == "" || len(d) > 253 || strings.ContainsAny(d, " \t\r\n@?#*\"'<>\\") {
+		return "", comagic.Invalid("domain", "%q is not a domain name", d)
+	}
+	return d, nil
+}
+
+// CreateSite creates a site of the account for the domains and returns it with a
+// fresh site key. Returns EINVALID.
+func (s *Sites) CreateSite(ctx context.Context, accountID int64, domains []string) (*comagic.Site, error) {
+	if len(domains) == 0 {
+		return nil, comagic.Invalid("domain", "at least one domain is required")
+	}
+	clean := make([]string, 0, len(domains))
+	for _, d := range domains {
+		n, err := NormalizeDomain(d)
+		if err != nil {
+			return nil, err
+		}
+		clean = append(clean, n)
+	}
+	for {
+		site, err := scanSite(s.db.QueryRow(ctx,
+			`INSERT INTO sites (account_id, site_key, domains) VALUES ($1, $2, $3) RETURNING `+siteColumns,
+			accountID, NewSiteKey(), clean))
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			continue // site key collision: draw another
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: create site: %w", notFoundIfGone(err, "account"))
+		}
+		return site, nil
+	}
+}
+
+// ListSites returns every site with its account name, oldest first.
+func (s *Sites) ListSites(ctx context.Context) ([]*comagic.Site, []string, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+prefixed("s.", siteColumns)+`, a.name FROM sites s JOIN accounts a ON a.id = s.account_id ORDER BY s.id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: list sites: %w", err)
+	}
+	defer rows.Close()
+	var sites []*comagic.Site
+	var accounts []string
+	for rows.Next() {
+		var site comagic.Site
+		var timeout int
+		var settings []byte
+		var account string
+		if err := rows.Scan(&site.ID, &site.AccountID, &site.Key, &site.Domains, &site.TimeZone, &site.Region, &timeout, &site.AnonymizeIP, &settings, &site.CreatedAt, &account); err != nil {
+			return nil, nil, fmt.Errorf("postgres: list sites: %w", err)
+		}
+		site.SessionTimeout = time.Duration(timeout) * time.Second
+		sites = append(sites, &site)
+		accounts = append(accounts, account)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("postgres: list sites: %w", err)
+	}
+	return sites, accounts, nil
+}
+
+// SiteOptions are the per-site options an administrator may change.
+type SiteOptions struct {
+	Domains        []string
+	TimeZone       *string
+	Region         *string
+	SessionTimeout *time.Duration
+	AnonymizeIP    *bool
+}
+
+// UpdateSite changes the options that are set. Returns EINVALID, ENOTFOUND.
+func (s *Sites) UpdateSite(ctx context.Context, key string, o SiteOptions) (*comagic.Site, error) {
+	var domains []string
+	for _, d := range o.Domains {
+		n, err := NormalizeDomain(d)
+		if err != nil {
+			return nil, err
+		}
+		domains = append(domains, n)
+	}
+	if o.TimeZone != nil {
+		if _, err := time.LoadLocation(*o.TimeZone); err != nil {
+			return nil, comagic.Invalid("time_zone", "unknown time zone %q", *o.TimeZone)
+		}
+	}
+	if o.Region != nil && (len(*o.Region) != 2 || strings.ToUpper(*o.Region) != *o.Region) {
+		return nil, comagic.Invalid("region", "region must be a two-letter upper-case country code, got %q", *o.Region)
+	}
+	var timeout *int
+	if o.SessionTimeout != nil {
+		t := int(o.SessionTimeout.Seconds())
+		if t < 60 || t > 86400 {
+			return nil, comagic.Invalid("session_timeout", "session timeout must be between 1m and 24h")
+		}
+		timeout = &t
+	}
+	const q = `UPDATE sites SET
+	             domains = COALESCE($2, domains),
+	             time_zone = COALESCE($3, time_zone),
+	             phone_region = COALESCE($4, phone_region),
+	             session_timeout_s = COALESCE($5, session_timeout_s),
+	             anonymize_ip = COALESCE($6, anonymize_ip)
+	           WHERE site_key = $1 RETURNING ` + siteColumns
+	site, err := scanSite(s.db.QueryRow(ctx, q, key, domains, o.TimeZone, o.Region, timeout, o.AnonymizeIP))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, comagic.Errorf(comagic.ENOTFOUND, "site %q not found", key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update site: %w", err)
+	}
+	s.mu.Lock()
+	delete(s.cache, key)
+	s.mu.Unlock()
+	return site, nil
+}
+
+// CountSites returns the number of sites.
+func (s *Sites) CountSites(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM sites`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count sites: %w", err)
+	}
+	return n, nil
+}
+
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = prefix + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
