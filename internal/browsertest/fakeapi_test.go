@@ -52,6 +52,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux := http.NewServeMux()
 	mux.Handle("/static/", assets)
 	mux.Handle("/comagic/static/", http.StripPrefix("/comagic", assets))
+	mux.Handle("/demo/", assets)
 	mux.HandleFunc("/api/track/{key}/{path...}", f.serve)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
