@@ -1,0 +1,225 @@
+// Package testenv gives tests the real parts: a fresh PostgreSQL database per
+// caller (cloned from a migrated template) and a real comagicd server on a random
+// loopback port.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/comagicd/comagicd/internal/app"
+	"github.com/comagicd/comagicd/internal/config"
+	"github.com/comagicd/comagicd/internal/postgres"
+	"github.com/comagicd/comagicd/migrations"
+	"github.com/comagicd/comagicd/web"
+)
+
+// BaseURL returns the server URL tests connect to (TEST_DATABASE_URL, default
+// the local server as user postgres), pointing at its maintenance database.
+func BaseURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+func withDatabase(base, name string) string {
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		panic(err)
+	}
+	host := cfg.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	user := cfg.User
+	if cfg.Password != "" {
+		user += ":" + cfg.Password
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", user, host, cfg.Port, name)
+}
+
+// templateName is derived from the migrations, so a changed schema gets a new template.
+func templateName() string {
+	h := sha256.New()
+	_ = fs.WalkDir(migrations.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(migrations.FS, p)
+			h.Write([]byte(p))
+			h.Write(b)
+		}
+		return nil
+	})
+	return "comagicd_tpl_" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// NewDatabase creates a fresh, migrated database for the test and drops it when
+// the test ends. It returns the database's URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base := BaseURL()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("testenv: PostgreSQL does not answer at %s: %v", base, err)
+	}
+	defer admin.Close(ctx)
+	tpl := templateName()
+	// One creator at a time across test processes.
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock(7355608)`); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	err = admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tpl).Scan(&exists)
+	if err == nil && !exists {
+		err = buildTemplate(ctx, admin, base, tpl)
+	}
+	var name string
+	if err == nil {
+		name = "comagicd_test_" + randomSuffix()
+		_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tpl))
+	}
+	_, _ = admin.Exec(ctx, `SELECT pg_advisory_unlock(7355608)`)
+	if err != nil {
+		t.Fatalf("testenv: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Logf("testenv: drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
+			t.Logf("testenv: drop %s: %v", name, err)
+		}
+	})
+	return withDatabase(base, name)
+}
+
+func buildTemplate(ctx context.Context, admin *pgx.Conn, base, tpl string) error {
+	building := tpl + "_build"
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, building)); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, withDatabase(base, building))
+	if err != nil {
+		return err
+	}
+	err = postgres.Migrate(ctx, pool)
+	pool.Close()
+	if err != nil {
+		return err
+	}
+	_, err = admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, tpl))
+	return err
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewDB returns a pool on a fresh migrated database, closed when the test ends.
+func NewDB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// Options tune StartServer.
+type Options struct {
+	// RateLimit per client IP and minute; 0 (the default) turns it off.
+	RateLimit int
+	// Logger receives the server's logs; by default they go to t.Log on failure only.
+	Logger *slog.Logger
+}
+
+// Server is a real comagicd listening on a random loopback port.
+type Server struct {
+	// URL is the server's base URL without the trailing slash, e.g. http://127.0.0.1:41234.
+	URL string
+	// DB is a pool on the server's database, for checking stored rows.
+	DB  *pgxpool.Pool
+	App *app.App
+	// DatabaseURL is the URL of the server's database.
+	DatabaseURL string
+}
+
+// Secret is the credential secret of test servers.
+const Secret = "testenv-secret-0123456789abcdef"
+
+// StartServer starts comagicd on a fresh database; it stops when the test ends.
+func StartServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	dbURL := NewDatabase(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	assets, err := web.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: url + "/", Secret: Secret, RateLimit: opts.RateLimit}
+	a, err := app.New(context.Background(), cfg, logger, assets)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		a.Close()
+	})
+	return &Server{URL: url, DB: a.DB, App: a, DatabaseURL: dbURL}
+}
+
+// CreateSite creates a site (in a new account) for the domains and returns its key.
+func (s *Server) CreateSite(t testing.TB, domains ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := s.App.Sites.EnsureAccount(ctx, "account-"+randomSuffix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := s.App.Sites.CreateSite(ctx, acc.ID, domains)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return site.Key
+}
