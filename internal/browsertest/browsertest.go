@@ -250,16 +250,33 @@ func Eval[T any](tab *Tab, js string) T {
 }
 
 // Wait polls the JS expression until it is truthy and returns its value
-// decoded into T; it fails the test after timeout.
+// decoded into T; it fails the test after timeout. Polling goes on across
+// navigations of the page.
 func Wait[T any](tab *Tab, js string, timeout time.Duration) T {
 	tab.t.Helper()
-	ctx, cancel := context.WithTimeout(tab.ctx, timeout+5*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	if err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		ctx, cancel := context.WithTimeout(tab.ctx, left+5*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
+		cancel()
+		if err == nil {
+			return v
+		}
+		if navigated(err) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		tab.fail("wait for "+short(js), err)
+		return v
 	}
-	return v
+}
+
+// navigated reports whether err says the page went away under a running script.
+func navigated(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "navigated or closed") || strings.Contains(s, "Execution context was destroyed") ||
+		strings.Contains(s, "Cannot find context")
 }
 
 func short(s string) string {

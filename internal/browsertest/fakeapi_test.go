@@ -54,6 +54,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.Handle("/comagic/static/", http.StripPrefix("/comagic", assets))
 	mux.Handle("/demo/", assets)
 	mux.HandleFunc("/api/track/{key}/{path...}", f.serve)
+	mux.HandleFunc("/api/add_offline_message/", f.addOfflineMessage)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +165,22 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, 404, map[string]any{"success": false, "error": map[string]any{"code": "not_found", "message": "no such call"}})
 	}
+}
+
+// addOfflineMessage records a site backend's form post.
+func (f *fakeAPI) addOfflineMessage(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]any{"success": false, "error": map[string]any{"code": "invalid", "message": err.Error()}})
+		return
+	}
+	body := map[string]any{}
+	for k, v := range r.PostForm {
+		body[k] = v[0]
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, fakeCall{Path: "add_offline_message", CType: r.Header.Get("Content-Type"), Body: body})
+	f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"success": true})
 }
 
 func str(v any) string {
