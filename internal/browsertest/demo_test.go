@@ -16,7 +16,7 @@ func TestDemoPage(t *testing.T) {
 	tab.Go(api.URL + "/demo/?k=" + api.SiteKey)
 	waitBoot(tab)
 	for _, call := range []string{"getCredentials", "trackEvent", "setProperty", "getProperty", "addVisitorInfo", "addOfflineRequest", "storage", "reinitTrackView", "openChatWindow"} {
-		tab.Run(chromedp.Click(chromedp.CSS(`button[data-call=`+call+`]`)))
+		tab.Run(chromedp.Click(chromedp.CSS(`button[data-call=` + call + `]`)))
 	}
 	out := Wait[string](tab, `(t => t.includes('addOfflineRequest →') && t.includes('addVisitorInfo →') && t.includes('getProperty →') && t)(document.getElementById('out').textContent)`, 10*time.Second)
 	for _, want := range []string{`"site_key": "` + api.SiteKey + `"`, `"statusText": "OK"`, `"result": "Потенциальный"`, "storage demo_clicks → 1"} {
