@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 )
@@ -19,97 +18,96 @@ const (
 	maxLeadBody  = 256 << 10
 )
 
-// id is an identifier that clients send as a JSON number or a numeric string.
-type id int64
-
-// UnmarshalJSON accepts 123, "123", "", null.
-func (v *id) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*v = 0
-		return nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return errors.New("must be a positive integer")
-	}
-	*v = id(n)
-	return nil
-}
-
-// text is a string that clients may also send as a number or boolean.
-type text string
-
-// UnmarshalJSON accepts strings, numbers, booleans and null.
-func (t *text) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = text(s)
-	case string(b) == "null":
-		*t = ""
-	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
-		return errors.New("must be a string")
-	default:
-		*t = text(b)
-	}
-	return nil
-}
-
-// creds are the credentials every visitor call carries.
-type creds struct {
-	VisitorID id   `json:"visitor_id"`
-	SessionID id   `json:"session_id"`
-	Key       text `json:"key"`
-	HitID     id   `json:"hit_id"`
-}
-
-func (c creds) credentials() comagic.Credentials {
-	return comagic.Credentials{VisitorID: int64(c.VisitorID), SessionID: int64(c.SessionID), Key: string(c.Key)}
-}
+// object is a decoded JSON object whose members are converted on demand, so that
+// every conversion error names its field.
+type object map[string]json.RawMessage
 
 // decodeJSON reads a JSON object from the body whatever its content type (the
-// embed script posts text/plain to spare a CORS preflight). Errors name the field.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+// embed script posts text/plain to spare a CORS preflight).
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64) (object, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return comagic.Invalid("body", "request body is larger than %d bytes", limit)
+		return nil, comagic.Invalid("body", "request body is larger than %d bytes", limit)
 	}
 	if err != nil {
-		return comagic.Invalid("body", "cannot read request body: %v", err)
+		return nil, comagic.Invalid("body", "cannot read request body: %v", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return comagic.Invalid("body", "request body must be a JSON object")
+	var o object
+	if err := json.Unmarshal(body, &o); err != nil || o == nil {
+		return nil, comagic.Invalid("body", "request body must be a JSON object")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return jsonError(err)
-	}
-	return nil
+	return o, nil
 }
 
-func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return comagic.Invalid(typeErr.Field, "%s has the wrong type (%s)", typeErr.Field, typeErr.Value)
+// id reads an identifier sent as a JSON number or a numeric string; absent,
+// null and "" are 0.
+func (o object) id(name string) (int64, error) {
+	s, err := o.text(name)
+	if err != nil || s == "" {
+		return 0, err
 	}
-	// Errors from the UnmarshalJSON methods above carry the field since Go 1.24
-	// only as text: "json: cannot unmarshal ... into Go struct field x.visitor_id".
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "Go struct field "); i >= 0 {
-		f := msg[i+len("Go struct field "):]
-		if j := strings.IndexByte(f, ' '); j >= 0 {
-			f = f[:j]
-		}
-		if k := strings.LastIndexByte(f, '.'); k >= 0 {
-			f = f[k+1:]
-		}
-		return comagic.Invalid(f, "%s is invalid: %v", f, err)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, comagic.Invalid(name, "%s must be a positive integer", name)
 	}
-	return comagic.Invalid("body", "request body is not a valid JSON object: %v", err)
+	return n, nil
+}
+
+// text reads a string; numbers and booleans are taken as their text, absent and
+// null are "".
+func (o object) text(name string) (string, error) {
+	s, _, err := o.optText(name)
+	return s, err
+}
+
+// optText is text that also tells whether the member was present and not null.
+func (o object) optText(name string) (string, bool, error) {
+	raw, ok := o[name]
+	if !ok {
+		return "", false, nil
+	}
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case string(raw) == "null":
+		return "", false, nil
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false, comagic.Invalid(name, "%s is not a valid string", name)
+		}
+		return s, true, nil
+	case len(raw) > 0 && (raw[0] == '{' || raw[0] == '['):
+		return "", false, comagic.Invalid(name, "%s must be a string, not an object or array", name)
+	default:
+		return string(raw), true, nil
+	}
+}
+
+// credentials reads visitor_id, session_id and key.
+func (o object) credentials() (comagic.Credentials, error) {
+	var c comagic.Credentials
+	var err error
+	if c.VisitorID, err = o.id("visitor_id"); err != nil {
+		return c, err
+	}
+	if c.SessionID, err = o.id("session_id"); err != nil {
+		return c, err
+	}
+	c.Key, err = o.text("key")
+	return c, err
+}
+
+// texts reads several string members at once, stopping at the first error.
+func (o object) texts(names ...string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		var err error
+		if out[i], err = o.text(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // leadFields reads an offline request in any of its encodings into field values:

@@ -10,13 +10,6 @@ import (
 	"github.com/comagicd/comagicd/internal/leads"
 )
 
-type pageViewRequest struct {
-	creds
-	URL      text `json:"url"`
-	Title    text `json:"title"`
-	Referrer text `json:"referrer"`
-}
-
 // hitAnswer is what the embed script stores after a page view (SPEC §2, §3).
 type hitAnswer struct {
 	Success             bool   `json:"success"`
@@ -38,19 +31,27 @@ type hitAnswer struct {
 // recordPageView is the shared body of bootstrap and hit.
 func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSettings bool) {
 	site := siteOf(r)
-	var req pageViewRequest
-	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
+	o, err := decodeJSON(w, r, maxTrackBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := o.credentials()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	t, err := o.texts("url", "title", "referrer")
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	var claimed *comagic.Credentials
-	if req.VisitorID != 0 || req.SessionID != 0 || req.Key != "" {
-		c := req.credentials()
+	if c.VisitorID != 0 || c.SessionID != 0 || c.Key != "" {
 		claimed = &c
 	}
 	hit, err := h.Tracking.RecordHit(r.Context(), site, claimed, comagic.PageView{
-		URL: string(req.URL), Title: string(req.Title), Referrer: string(req.Referrer),
-		UserAgent: r.UserAgent(), IP: clientIPOf(r),
+		URL: t[0], Title: t[1], Referrer: t[2], UserAgent: r.UserAgent(), IP: clientIPOf(r),
 	})
 	if err != nil {
 		h.fail(w, r, err)
@@ -81,24 +82,34 @@ func (h *Handler) bootstrap(w http.ResponseWriter, r *http.Request) { h.recordPa
 // hit records an SPA navigation (Comagic.reinitTrackView).
 func (h *Handler) hit(w http.ResponseWriter, r *http.Request) { h.recordPageView(w, r, false) }
 
-type eventRequest struct {
-	creds
-	Category text `json:"category"`
-	Action   text `json:"action"`
-	Name     text `json:"name"`
-	Value    text `json:"value"`
+// visitorCall decodes the body of a visitor call: its credentials and the named
+// text members. It answers the error itself and reports false on bad input.
+func (h *Handler) visitorCall(w http.ResponseWriter, r *http.Request, names ...string) (object, comagic.Credentials, []string, bool) {
+	o, err := decodeJSON(w, r, maxTrackBody)
+	var c comagic.Credentials
+	var t []string
+	if err == nil {
+		c, err = o.credentials()
+	}
+	if err == nil {
+		t, err = o.texts(names...)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, c, nil, false
+	}
+	return o, c, t, true
 }
 
 func (h *Handler) event(w http.ResponseWriter, r *http.Request) {
-	var req eventRequest
-	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
-		h.fail(w, r, err)
+	o, c, t, ok := h.visitorCall(w, r, "category", "action", "name", "value")
+	if !ok {
 		return
 	}
-	err := h.Tracking.TrackEvent(r.Context(), siteOf(r), req.credentials(), comagic.Event{
-		HitID: int64(req.HitID), Category: string(req.Category), Action: string(req.Action),
-		Name: string(req.Name), Value: string(req.Value),
-	})
+	hitID, err := o.id("hit_id")
+	if err == nil {
+		err = h.Tracking.TrackEvent(r.Context(), siteOf(r), c, comagic.Event{HitID: hitID, Category: t[0], Action: t[1], Name: t[2], Value: t[3]})
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -107,33 +118,16 @@ func (h *Handler) event(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, okBody)
 }
 
-type visitorInfoRequest struct {
-	creds
-	Name  text `json:"name"`
-	Phone text `json:"phone"`
-	Email text `json:"email"`
-}
-
 func (h *Handler) visitorInfo(w http.ResponseWriter, r *http.Request) {
-	var req visitorInfoRequest
-	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
-		h.fail(w, r, err)
+	_, c, t, ok := h.visitorCall(w, r, "name", "phone", "email")
+	if !ok {
 		return
 	}
-	err := h.Tracking.AddVisitorInfo(r.Context(), siteOf(r), req.credentials(), comagic.VisitorInfo{
-		Name: string(req.Name), Phone: string(req.Phone), Email: string(req.Email),
-	})
-	if err != nil {
+	if err := h.Tracking.AddVisitorInfo(r.Context(), siteOf(r), c, comagic.VisitorInfo{Name: t[0], Phone: t[1], Email: t[2]}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, okBody)
-}
-
-type propertyRequest struct {
-	creds
-	Name  text  `json:"name"`
-	Value *text `json:"value"`
 }
 
 type propertyAnswer struct {
@@ -143,18 +137,19 @@ type propertyAnswer struct {
 
 // property serves set, has, get and delete of visitor properties (SPEC §4).
 func (h *Handler) property(w http.ResponseWriter, r *http.Request) {
-	var req propertyRequest
-	if err := decodeJSON(w, r, maxTrackBody, &req); err != nil {
-		h.fail(w, r, err)
+	o, c, t, ok := h.visitorCall(w, r, "name")
+	if !ok {
 		return
 	}
-	site, c, name := siteOf(r), req.credentials(), string(req.Name)
+	site, name := siteOf(r), t[0]
 	switch chi.URLParam(r, "op") {
 	case "set":
-		p := comagic.Property{Name: name}
-		if req.Value != nil && *req.Value != "" {
-			p.Value, p.HasValue = string(*req.Value), true
+		value, present, err := o.optText("value")
+		if err != nil {
+			h.fail(w, r, err)
+			return
 		}
+		p := comagic.Property{Name: name, Value: value, HasValue: present && value != ""}
 		if err := h.Tracking.SetProperty(r.Context(), site, c, p); err != nil {
 			h.fail(w, r, err)
 			return

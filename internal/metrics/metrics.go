@@ -56,7 +56,9 @@ func New(pool *pgxpool.Pool) *Metrics {
 }
 
 // ObserveBatch records the size of a committed batch of a write path.
-func (m *Metrics) ObserveBatch(path string, n int) { m.Batches.WithLabelValues(path).Observe(float64(n)) }
+func (m *Metrics) ObserveBatch(path string, n int) {
+	m.Batches.WithLabelValues(path).Observe(float64(n))
+}
 
 var (
 	poolAcquired = prometheus.NewDesc("comagicd_db_pool_acquired_conns", "Connections in use.", nil, nil)
