@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/comagicd/comagicd/internal/testenv"
@@ -673,5 +674,51 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestConcurrentPageViewsAreDurable fires page views from many visitors at once
+// (two tabs of each sharing a session) and checks every acknowledged hit is stored.
+func TestConcurrentPageViewsAreDurable(t *testing.T) {
+	c, srv := newServer(t)
+	site := srv.CreateSite(t, "shop.example")
+	const visitors, views = 40, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, visitors)
+	for i := 0; i < visitors; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first := c.bootstrap(site, nil, "https://shop.example/", "")
+			var tabs sync.WaitGroup
+			for tab := 0; tab < 2; tab++ {
+				tabs.Add(1)
+				go func() {
+					defer tabs.Done()
+					for j := 0; j < views; j++ {
+						next := c.bootstrap(site, &first, fmt.Sprintf("https://shop.example/p%d", j), "https://shop.example/")
+						if next.session != first.session || next.visitor != first.visitor {
+							errs <- fmt.Errorf("tab navigation left the session: %+v vs %+v", next, first)
+							return
+						}
+					}
+				}()
+			}
+			tabs.Wait()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := c.count(`SELECT count(*) FROM hits`); n != visitors*(1+2*views) {
+		t.Fatalf("hits %d, want %d", n, visitors*(1+2*views))
+	}
+	if n := c.count(`SELECT count(*) FROM sessions`); n != visitors {
+		t.Fatalf("sessions %d, want %d", n, visitors)
+	}
+	if n := c.count(`SELECT count(DISTINCT id) FROM hits`); n != visitors*(1+2*views) {
+		t.Fatalf("hit ids are not unique: %d", n)
 	}
 }
