@@ -11,7 +11,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/comagicd/comagicd/web"
 )
+
+// coreBudget is the gzip size budget of the embed script core (DESIGN.md §6).
+const coreBudget = 15 << 10
 
 // version is set with -ldflags "-X main.version=..." by make build.
 var version = "dev"
@@ -39,6 +44,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return admin(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "comagicd", versionString())
+		assets, err := web.New()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "embed script core: %d bytes gzip (budget %d)\n", assets.CoreSize(), coreBudget)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

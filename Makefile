@@ -1,0 +1,43 @@
+# comagicd — the two commands of the README are `make run` and `make test`.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/comagicd?sslmode=disable
+
+.PHONY: run test lint build bench fuzz clean
+
+## run: start the server on :8080 against the local Postgres with a demo site
+run:
+	@.ci/ensure-postgres
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/comagicd serve -demo
+
+## test: everything CI runs (vet, unit, Postgres, PHP and Chromium tests, with -race)
+test:
+	@.ci/ensure-postgres
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## build: the binary in bin/, and the embed script's size
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/comagicd ./cmd/comagicd
+	@bin/comagicd version
+
+## bench: load generator against an in-process server and a bare net/http handler
+bench:
+	@.ci/ensure-postgres
+	$(GO) run ./cmd/bench
+
+## fuzz: run each fuzz target for a short while
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./internal/leads/
+	$(GO) test -run XXX -fuzz FuzzNormalize -fuzztime 30s ./internal/phone/
+	$(GO) test -run XXX -fuzz FuzzParseComagicID -fuzztime 30s ./internal/tracking/
+
+clean:
+	rm -rf bin
