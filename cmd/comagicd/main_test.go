@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/comagicd/comagicd/internal/testenv"
+)
+
+func TestAdminSiteCommands(t *testing.T) {
+	db := testenv.NewDatabase(t)
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	err := run(ctx, []string{"admin", "site", "create", "--account", "Shop LLC", "--domain", "https://www.Shop.example/", "--domain", "shop.example.org",
+		"-database-url", db, "-base-url", "https://track.example.com"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	m := regexp.MustCompile(`(?m)^site_key: ([A-Za-z0-9]{32})$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no site_key line in:\n%s", out.String())
+	}
+	key := m[1]
+	if !strings.Contains(out.String(), `__cs.push(["setCsAccount", "`+key+`"]);`) ||
+		!strings.Contains(out.String(), `src="https://track.example.com/static/cs.min.js"`) ||
+		!strings.Contains(out.String(), "domains: shop.example, shop.example.org") {
+		t.Fatalf("snippet:\n%s", out.String())
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"admin", "site", "update", "--site", key, "--session-timeout", "45m", "--region", "KZ", "-database-url", db}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "session_timeout: 45m0s") || !strings.Contains(out.String(), "region: KZ") {
+		t.Fatalf("update:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"admin", "site", "list", "-database-url", db}, &out, &errOut); err != nil || !strings.Contains(out.String(), key+"\taccount=Shop LLC") {
+		t.Fatalf("list: %v\n%s", err, out.String())
+	}
+
+	for _, bad := range [][]string{
+		{"admin", "site", "create", "--domain", "x.example"},
+		{"admin", "site", "create", "--account", "A"},
+		{"admin", "site", "create", "--account", "A", "--domain", "bad domain"},
+		{"admin", "site", "update", "--site", key, "--region", "russia"},
+		{"admin", "site", "update", "--site", key, "--time-zone", "Mars/Base"},
+		{"admin", "site", "update", "--site", strings.Repeat("x", 32), "--region", "RU"},
+		{"admin", "site", "frob"},
+		{"admin"},
+		{"nonsense"},
+	} {
+		if err := run(ctx, append(bad, "-database-url", db), &out, &errOut); err == nil {
+			t.Errorf("%v succeeded", bad)
+		}
+	}
+	out.Reset()
+	if err := run(ctx, []string{"version"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "embed script core:") {
+		t.Fatalf("version: %v %s", err, out.String())
+	}
+}
+
+// TestServeDemo is `make run` in miniature: serve -demo on an empty database
+// seeds the demo site, prints its URLs, answers, and shuts down gracefully.
+func TestServeDemo(t *testing.T) {
+	db := testenv.NewDatabase(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("DATABASE_URL", db)
+	t.Setenv("COMAGICD_LISTEN_ADDR", addr)
+	t.Setenv("COMAGICD_BASE_URL", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "-demo", "-log-format", "json"}, &out, &errOut) }()
+
+	base := "http://" + addr
+	var ready bool
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			ready = resp.StatusCode == 200
+			resp.Body.Close()
+		}
+	}
+	if !ready {
+		cancel()
+		t.Fatalf("server did not become ready: %v\n%s", <-done, errOut.String())
+	}
+	m := regexp.MustCompile(`demo page:\s+(\S+/demo/\?k=([A-Za-z0-9]{32}))`).FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(out.String(), "site_key: "+m[2]) {
+		t.Fatalf("demo output:\n%s", out.String())
+	}
+	resp, err := http.Get(base + "/demo/?k=" + m[2])
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("demo page: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(base + "/static/cs.min.js")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("script: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(errOut.String(), `"msg":"shutting down"`) {
+		t.Errorf("logs:\n%s", errOut.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
