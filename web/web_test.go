@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -16,13 +17,20 @@ import (
 // coreBudget is the gzip size budget of cs.min.js (DESIGN.md §6).
 const coreBudget = 15 * 1024
 
+var shared struct {
+	once sync.Once
+	a    *Assets
+	err  error
+}
+
+// newAssets builds the assets once per test binary (esbuild and brotli are slow under -race).
 func newAssets(t *testing.T) *Assets {
 	t.Helper()
-	a, err := New()
-	if err != nil {
-		t.Fatal(err)
+	shared.once.Do(func() { shared.a, shared.err = New() })
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
-	return a
+	return shared.a
 }
 
 func get(t *testing.T, a *Assets, path string, hdr ...string) *http.Response {
