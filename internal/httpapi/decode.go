@@ -41,10 +41,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64) (object, er
 }
 
 // id reads an identifier sent as a JSON number or a numeric string; absent,
-// null and "" are 0.
+// null, "", "null" and "undefined" are 0.
 func (o object) id(name string) (int64, error) {
 	s, err := o.text(name)
-	if err != nil || s == "" {
+	if err != nil || s == "" || s == "null" || s == "undefined" {
 		return 0, err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -102,7 +102,7 @@ func New(d Deps) *Handler {
 	if d.Assets != nil {
 		r.Handle("/static/*", d.Assets)
 		r.Handle("/demo/*", d.Assets)
-		r.Handle("/demo", http.RedirectHandler("/demo/", http.StatusMovedPermanently))
+		r.Handle("/demo", d.Assets) // redirects to /demo/, keeping ?k=
 		r.Handle("/comagic/static/*", http.StripPrefix("/comagic", d.Assets))
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,9 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 		}
 		r.VisitorID, r.SessionID = in.Creds.VisitorID, in.Creds.SessionID
 	} else {
+		if site != nil && r.SiteKey != "" && r.SiteKey != site.Key {
+			return nil, comagic.Invalid("site_key", "site_key does not match the site the request was sent to")
+		}
 		if site == nil {
 			var err error
 			site, err = s.sites.SiteByKey(ctx, r.SiteKey)
