@@ -287,3 +287,30 @@ func prefixed(prefix, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// SetWidgetSettings stores the settings object of one view controller for one
+// device type of the site (SPEC §6); a nil raw removes them, which disables the
+// widget for that device. The caller validates the object. Returns ENOTFOUND.
+func (s *Sites) SetWidgetSettings(ctx context.Context, key, vc, device string, raw json.RawMessage) (*comagic.Site, error) {
+	const q = `UPDATE sites SET settings = CASE
+	               WHEN $4::jsonb IS NULL THEN settings #- ARRAY[$2, $3]
+	               ELSE jsonb_set(CASE WHEN settings ? $2 THEN settings ELSE settings || jsonb_build_object($2::text, '{}'::jsonb) END,
+	                              ARRAY[$2, $3], $4::jsonb)
+	           END
+	           WHERE site_key = $1 RETURNING ` + siteColumns
+	var arg any
+	if raw != nil {
+		arg = string(raw)
+	}
+	site, err := scanSite(s.db.QueryRow(ctx, q, key, vc, device, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, comagic.Errorf(comagic.ENOTFOUND, "site %q not found", key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: set widget settings: %w", err)
+	}
+	s.mu.Lock()
+	delete(s.cache, key)
+	s.mu.Unlock()
+	return site, nil
+}

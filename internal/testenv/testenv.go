@@ -223,3 +223,16 @@ func (s *Server) CreateSite(t testing.TB, domains ...string) string {
 	}
 	return site.Key
 }
+
+// SetWidgetSettings stores the settings object (JSON text) of a view controller
+// for a device type of the site; "" removes it. The next bootstrap delivers it.
+func (s *Server) SetWidgetSettings(t testing.TB, siteKey, vc, device, settingsJSON string) {
+	t.Helper()
+	var raw []byte
+	if settingsJSON != "" {
+		raw = []byte(settingsJSON)
+	}
+	if _, err := s.App.Sites.SetWidgetSettings(context.Background(), siteKey, vc, device, raw); err != nil {
+		t.Fatal(err)
+	}
+}
