@@ -1,0 +1,160 @@
+// Command bench is the load generator behind `make bench`: it starts the real
+// comagicd server in-process on a fresh PostgreSQL database, drives the tracking
+// and lead endpoints over loopback HTTP next to a bare net/http baseline, prints
+// throughput and latency against the performance targets of DESIGN.md §6 and
+// verifies that every acknowledged write is committed.
+//
+// The process exits non-zero when a request fails or a durability check does not
+// add up; a missed performance target is reported but is not a failure.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings of one benchmark run.
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	only        []string
+	jsonPath    string
+	cpuProfile  string
+	databaseURL string
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts, err := parseFlags(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		logger.Error("bench: bad arguments", "err", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ok, err := run(ctx, opts, logger, os.Stdout)
+	stop()
+	if err != nil {
+		logger.Error("bench failed", "err", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the options from args; getenv supplies the database URL
+// (BENCH_DATABASE_URL, then TEST_DATABASE_URL).
+func parseFlags(args []string, getenv func(string) string, output io.Writer) (options, error) {
+	var o options
+	var only string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.DurationVar(&o.duration, "d", 5*time.Second, "measured duration of each scenario")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each scenario's measurement (not counted)")
+	fs.IntVar(&o.concurrency, "c", 64, "concurrent client workers")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (client and server) to this file")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.duration <= 0 || o.warmup < 0 || o.concurrency <= 0 {
+		return o, errors.New("-d and -c must be positive and -warmup not negative")
+	}
+	if only != "" {
+		known := scenarioNames()
+		for _, name := range strings.Split(only, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(known, name) {
+				return o, fmt.Errorf("-only: unknown scenario %q (known: %s)", name, strings.Join(known, ", "))
+			}
+			o.only = append(o.only, name)
+		}
+	}
+	o.databaseURL = getenv("BENCH_DATABASE_URL")
+	if o.databaseURL == "" {
+		o.databaseURL = getenv("TEST_DATABASE_URL")
+	}
+	if o.databaseURL == "" {
+		o.databaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	return o, nil
+}
+
+// run performs the whole benchmark and reports whether everything that must hold
+// (no request errors, durable rows) held. err is an environment failure.
+func run(ctx context.Context, opts options, logger *slog.Logger, out io.Writer) (ok bool, err error) {
+	env, err := startEnv(ctx, opts, logger)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if cerr := env.close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return false, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return false, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	rep := &report{
+		Duration:    opts.duration.String(),
+		Concurrency: opts.concurrency,
+		CoreSize:    env.assets.CoreSize(),
+		CoreBudget:  coreBudget,
+	}
+	for _, sc := range scenarios() {
+		if len(opts.only) > 0 && !slices.Contains(opts.only, sc.name) {
+			continue
+		}
+		logger.Info("bench: running", "scenario", sc.name, "duration", opts.duration, "concurrency", opts.concurrency)
+		res, err := env.runScenario(ctx, sc, opts)
+		if err != nil {
+			return false, err
+		}
+		if ctx.Err() != nil {
+			return false, fmt.Errorf("bench: interrupted during %s: %w", sc.name, context.Cause(ctx))
+		}
+		rep.Scenarios = append(rep.Scenarios, res)
+	}
+	rep.evaluate()
+	rep.Durability, err = env.checkDurability(ctx, rep.Scenarios)
+	if err != nil {
+		return false, err
+	}
+	rep.OK = rep.ok()
+	rep.print(out)
+	if opts.jsonPath != "" {
+		if err := rep.writeJSON(opts.jsonPath); err != nil {
+			return false, err
+		}
+	}
+	return rep.OK, nil
+}
