@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "admin":
-		return admin(ctx, args, stdout, stderr)
+		return admin(ctx, args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "comagicd", versionString())
 		assets, err := web.New()

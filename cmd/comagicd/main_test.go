@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -46,7 +48,37 @@ func TestAdminSiteCommands(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, out.String())
 	}
 
+	// Widget settings: the reference file is accepted and delivered, a wrong one
+	// is refused with the reason, --remove takes it away.
+	ref := "../../../shared/reference/widget-settings/consultant.desktop.json"
+	out.Reset()
+	if err := run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--file", ref, "-database-url", db}, &out, &errOut); err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"offline_message":{"h_position":"up","fields":[{"name":"fax","title":"t","is_required":true}]}}`), 0o644)
+	err = run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "mobile", "--file", bad, "-database-url", db}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "offline_message.h_position: must be one of left, right, center") ||
+		!strings.Contains(err.Error(), "offline_message.fields[0].name: must be one of name, phone, email, message") {
+		t.Fatalf("bad settings: %v", err)
+	}
+	var stored int
+	pool := testenv.NewDBAt(t, db)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sites WHERE settings->'consultant' ? 'desktop' AND NOT settings->'consultant' ? 'mobile' AND settings#>>'{consultant,desktop,common,banner_color}' = '43A400'`).Scan(&stored); err != nil || stored != 1 {
+		t.Fatalf("stored settings: %d %v", stored, err)
+	}
+	if err := run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--remove", "-database-url", db}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sites WHERE settings->'consultant' ? 'desktop'`).Scan(&stored); err != nil || stored != 0 {
+		t.Fatalf("removed settings: %d %v", stored, err)
+	}
+
 	for _, bad := range [][]string{
+		{"admin", "site", "settings", "--site", key, "--widget", "chat", "--device", "desktop", "--remove"},
+		{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "watch", "--remove"},
+		{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop"},
+		{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--file", "/nonexistent.json"},
 		{"admin", "site", "create", "--domain", "x.example"},
 		{"admin", "site", "create", "--account", "A"},
 		{"admin", "site", "create", "--account", "A", "--domain", "bad domain"},

@@ -145,7 +145,14 @@ func randomSuffix() string {
 // NewDB returns a pool on a fresh migrated database, closed when the test ends.
 func NewDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := postgres.Open(context.Background(), NewDatabase(t))
+	return NewDBAt(t, NewDatabase(t))
+}
+
+// NewDBAt returns a pool on the database at url (from NewDatabase), closed when
+// the test ends.
+func NewDBAt(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
