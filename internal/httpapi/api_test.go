@@ -722,3 +722,25 @@ func TestConcurrentPageViewsAreDurable(t *testing.T) {
 		t.Fatalf("hit ids are not unique: %d", n)
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{RateLimit: 3})
+	c := &client{t: t, srv: srv}
+	site := srv.CreateSite(t, "shop.example")
+	for i := 0; i < 3; i++ {
+		if status, a := c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}); status != 200 {
+			t.Fatalf("request %d: %d %v", i, status, a)
+		}
+	}
+	status, a := c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"})
+	if e, _ := a["error"].(map[string]any); status != 429 || e["code"] != "rate_limited" {
+		t.Fatalf("over the limit: %d %v", status, a)
+	}
+	if n := c.count(`SELECT count(*) FROM hits`); n != 3 {
+		t.Fatalf("hits %d", n)
+	}
+	// Health endpoints are not limited.
+	if status, _ := c.get("/healthz"); status != 200 {
+		t.Fatalf("healthz limited: %d", status)
+	}
+}

@@ -75,8 +75,8 @@ func New(d Deps) *Handler {
 
 	r.Group(func(r chi.Router) {
 		if d.RateLimit > 0 {
-			r.Use(httprate.Limit(d.RateLimit, time.Minute,
-				httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return clientIPOf(r), nil }),
+			r.Use(httprate.LimitBy(d.RateLimit, time.Minute,
+				func(r *http.Request) (string, error) { return clientIPOf(r), nil },
 				httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 					h.fail(w, r, comagic.Errorf(comagic.ERATELIMITED, "too many requests, slow down"))
 				})))
