@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -168,8 +169,7 @@ func (e *env) createDatabase(ctx context.Context) (string, error) {
 	}
 	e.dbName = name
 	e.cleanups = append(e.cleanups, e.dropDatabase)
-	cfg.Database = name
-	return databaseURL(cfg), nil
+	return databaseURL(e.adminDB, cfg, name), nil
 }
 
 // dropDatabase removes the bench database, whatever state the run ended in.
@@ -188,21 +188,29 @@ func (e *env) dropDatabase() error {
 	return nil
 }
 
-// databaseURL renders cfg's connection settings as a URL for app.New.
-func databaseURL(cfg *pgx.ConnConfig) string {
+// databaseURL returns the URL of database name on the server of adminURL. A
+// URL-form adminURL keeps its parameters (sslmode, pool_max_conns, options…);
+// a keyword/value one is rendered from cfg.
+func databaseURL(adminURL string, cfg *pgx.ConnConfig, name string) string {
+	if u, err := url.Parse(adminURL); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path, u.RawPath = "/"+name, ""
+		return u.String()
+	}
 	host := cfg.Host
-	if net.ParseIP(host) != nil && net.ParseIP(host).To4() == nil {
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
 		host = "[" + host + "]"
 	}
-	user := cfg.User
+	user := url.User(cfg.User)
 	if cfg.Password != "" {
-		user += ":" + cfg.Password
+		user = url.UserPassword(cfg.User, cfg.Password)
 	}
 	sslmode := "disable"
 	if cfg.TLSConfig != nil {
 		sslmode = "require"
 	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=%s", user, host, cfg.Port, cfg.Database, sslmode)
+	u := url.URL{Scheme: "postgres", User: user, Host: fmt.Sprintf("%s:%d", host, cfg.Port), Path: "/" + name,
+		RawQuery: "sslmode=" + sslmode}
+	return u.String()
 }
 
 // close tears down what was started, newest first, and reports every failure.

@@ -80,19 +80,23 @@ func (rep *report) ok() bool {
 func (rep *report) print(out io.Writer) {
 	fmt.Fprintf(out, "comagicd bench: -d %s -c %d (loopback, server in-process)\n", rep.Duration, rep.Concurrency)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\treq/s\tp50 ms\tp99 ms\terrors\t×bare\treq/tx\t target\t verdict\t")
+	fmt.Fprintln(tw, "scenario\trequests\treq/s\tp50 ms\tp99 ms\terrors\t×bare\treq/tx\tpoolwait\tcpu µs\t target\t verdict\t")
 	for _, r := range rep.Scenarios {
-		ratio, perTx := "-", "-"
+		ratio, perTx, poolWait := "-", "-", "-"
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
 		if r.Batches > 0 {
 			perTx = fmt.Sprintf("%.1f", float64(r.Successes+r.Setups)/float64(r.Batches))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%s\t%s\t %s\t %s\t\n",
-			r.Name, r.Requests, r.RPS, r.P50ms, r.P99ms, r.Errors, ratio, perTx, r.Target, r.Verdict)
+		if n := r.Successes + r.Setups; n > 0 && r.Name != "bare" {
+			poolWait = fmt.Sprintf("%.2f", r.PoolWaitMs/float64(n))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%.0f\t %s\t %s\t\n",
+			r.Name, r.Requests, r.RPS, r.P50ms, r.P99ms, r.Errors, ratio, perTx, poolWait, r.CPUus, r.Target, r.Verdict)
 	}
 	tw.Flush()
+	fmt.Fprintln(out, "req/tx: writes per group-commit transaction; poolwait: ms/request waiting for a DB connection; cpu µs: this process (client+server) per request")
 	for _, r := range rep.Scenarios {
 		for _, s := range r.ErrorSamples {
 			fmt.Fprintf(out, "  %s error: %s\n", r.Name, s)

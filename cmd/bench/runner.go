@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,13 @@ type result struct {
 	// Batches is the number of group-commit transactions the server committed
 	// during the scenario (setup included).
 	Batches int64 `json:"batches"`
+	// PoolWaits and PoolWaitMs are the server's database pool acquisitions that
+	// found no idle connection during the scenario, and the time they waited.
+	PoolWaits  int64   `json:"pool_waits"`
+	PoolWaitMs float64 `json:"pool_wait_ms"`
+	// CPUus is the CPU time of this whole process (client and server, user and
+	// system) per request, in µs, over warm-up and measurement.
+	CPUus float64 `json:"cpu_us_per_request"`
 	// Ratio is RPS over the bare handler's RPS (0 when bare did not run).
 	Ratio   float64  `json:"ratio_to_bare,omitempty"`
 	Target  string   `json:"target"`
@@ -49,7 +57,6 @@ type result struct {
 
 // worker is one client loop and what it observed.
 type worker struct {
-	index    int
 	send     requestFunc
 	check    func([]byte) error
 	buf      bytes.Buffer
@@ -69,11 +76,12 @@ func (e *env) runScenario(parent context.Context, sc scenario, opts options) (*r
 	if err != nil {
 		return nil, err
 	}
+	poolBefore := e.app.DB.Stat()
 	res := &result{Name: sc.name, target: sc.target, Target: sc.target.String()}
 	workers := make([]*worker, opts.concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &worker{index: i, check: sc.check, lat: make([]time.Duration, 0, 4096)}
+		w := &worker{check: sc.check, lat: make([]time.Duration, 0, 4096)}
 		workers[i] = w
 		wg.Go(func() {
 			var c *creds
@@ -87,6 +95,10 @@ func (e *env) runScenario(parent context.Context, sc scenario, opts options) (*r
 	}
 	wg.Wait()
 
+	cpuBefore, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	measureFrom := start.Add(opts.warmup)
 	end := measureFrom.Add(opts.duration)
@@ -98,11 +110,18 @@ func (e *env) runScenario(parent context.Context, sc scenario, opts options) (*r
 	}
 	wg.Wait()
 
+	cpuAfter, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
 	batchesAfter, err := e.batches()
 	if err != nil {
 		return nil, err
 	}
 	res.Batches = batchesAfter - batchesBefore
+	poolAfter := e.app.DB.Stat()
+	res.PoolWaits = poolAfter.EmptyAcquireCount() - poolBefore.EmptyAcquireCount()
+	res.PoolWaitMs = float64(poolAfter.EmptyAcquireWaitTime()-poolBefore.EmptyAcquireWaitTime()) / float64(time.Millisecond)
 	var lat []time.Duration
 	for _, w := range workers {
 		if w.setupErr != nil {
@@ -121,6 +140,9 @@ func (e *env) runScenario(parent context.Context, sc scenario, opts options) (*r
 		lat = append(lat, w.lat...)
 	}
 	e.setups += res.Setups
+	if n := res.Successes + res.Errors; n > 0 {
+		res.CPUus = float64(cpuAfter-cpuBefore) / float64(time.Microsecond) / float64(n)
+	}
 	slices.Sort(lat)
 	res.Requests = int64(len(lat))
 	res.RPS = float64(len(lat)) / opts.duration.Seconds()
@@ -200,4 +222,13 @@ func percentile(sorted []time.Duration, q float64) float64 {
 	i := int(float64(len(sorted))*q+0.5) - 1
 	i = max(0, min(i, len(sorted)-1))
 	return float64(sorted[i]) / float64(time.Millisecond)
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("bench: getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
