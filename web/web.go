@@ -12,11 +12,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,11 +27,21 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-//go:embed embed/src/*.js demo/*
+//go:embed embed/src/*.js embed/ui embed/widgets demo/*
 var sources embed.FS
 
 // entryPoint is the module that esbuild starts bundling from.
 const entryPoint = "embed/src/main.js"
+
+// The widget framework and the default widgets, loaded by the core only on
+// pages where a widget is enabled: uiEntry becomes /static/widgets/ui.js (with
+// uiCSS as ui.css); every widgetsDir/<vc>.js becomes /static/widgets/<vc>.js,
+// with <vc>.css and the templates widgetsDir/<vc>/*.html as <vc>.tpls.json.
+const (
+	uiEntry    = "embed/ui/main.js"
+	uiCSS      = "embed/ui/ui.css"
+	widgetsDir = "embed/widgets"
+)
 
 // maxAge is how long browsers and proxies may reuse an asset without asking.
 const maxAge = "public, max-age=300"
@@ -37,6 +50,24 @@ const maxAge = "public, max-age=300"
 type Assets struct {
 	files    map[string]*asset // by URL path
 	coreSize int
+}
+
+// WidgetSize returns the gzip-compressed size in bytes of everything a page
+// fetches to run the default widget of view controller vc: the framework
+// (ui.js, ui.css) and the widget's script, CSS and templates. It returns 0 for
+// a view controller without a default widget.
+func (a *Assets) WidgetSize(vc string) int {
+	js, ok := a.files["/static/widgets/"+vc+".js"]
+	if !ok {
+		return 0
+	}
+	n := len(js.gzip)
+	for _, p := range []string{"ui.js", "ui.css", vc + ".css", vc + ".tpls.json"} {
+		if f, ok := a.files["/static/widgets/"+p]; ok {
+			n += len(f.gzip)
+		}
+	}
+	return n
 }
 
 // asset is one servable file with its precompressed variants.
@@ -68,6 +99,9 @@ func build(fsys fs.FS, entry string) (*Assets, error) {
 	a.files["/static/cs.min.js"] = newAsset(js, minified)
 	a.files["/static/cs.js"] = newAsset(js, readable)
 	a.coreSize = len(a.files["/static/cs.min.js"].gzip)
+	if err := a.buildWidgets(fsys); err != nil {
+		return nil, err
+	}
 
 	demo, err := fs.ReadDir(fsys, "demo")
 	if err != nil {
@@ -94,6 +128,110 @@ func build(fsys fs.FS, entry string) (*Assets, error) {
 		a.files[p] = newAsset(ct, b)
 	}
 	return a, nil
+}
+
+// buildWidgets adds the lazily loaded framework and default widgets under
+// /static/widgets/ (skipped when fsys has no framework, as in build tests).
+func (a *Assets) buildWidgets(fsys fs.FS) error {
+	if _, err := fs.Stat(fsys, uiEntry); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	const js = "application/javascript; charset=utf-8"
+	const css = "text/css; charset=utf-8"
+	ui, err := bundle(fsys, uiEntry, true)
+	if err != nil {
+		return err
+	}
+	a.files["/static/widgets/ui.js"] = newAsset(js, ui)
+	uiStyle, err := minifyCSS(fsys, uiCSS)
+	if err != nil {
+		return err
+	}
+	a.files["/static/widgets/ui.css"] = newAsset(css, uiStyle)
+	entries, err := fs.ReadDir(fsys, widgetsDir)
+	if err != nil {
+		return fmt.Errorf("web: read %s: %w", widgetsDir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir():
+			tpls, err := templates(fsys, widgetsDir+"/"+name)
+			if err != nil {
+				return err
+			}
+			a.files["/static/widgets/"+name+".tpls.json"] = newAsset("application/json; charset=utf-8", tpls)
+		case path.Ext(name) == ".js":
+			b, err := bundle(fsys, widgetsDir+"/"+name, true)
+			if err != nil {
+				return err
+			}
+			a.files["/static/widgets/"+name] = newAsset(js, b)
+		case path.Ext(name) == ".css":
+			b, err := minifyCSS(fsys, widgetsDir+"/"+name)
+			if err != nil {
+				return err
+			}
+			a.files["/static/widgets/"+name] = newAsset(css, b)
+		case path.Ext(name) == ".svg":
+			b, err := fs.ReadFile(fsys, widgetsDir+"/"+name)
+			if err != nil {
+				return fmt.Errorf("web: read %s: %w", name, err)
+			}
+			a.files["/static/widgets/"+name] = newAsset("image/svg+xml", b)
+		}
+	}
+	return nil
+}
+
+// minifyCSS minifies one stylesheet with esbuild.
+func minifyCSS(fsys fs.FS, name string) ([]byte, error) {
+	src, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("web: read %s: %w", name, err)
+	}
+	res := api.Transform(string(src), api.TransformOptions{
+		Loader: api.LoaderCSS, MinifyWhitespace: true, MinifySyntax: true,
+		Target: api.ES2017, Sourcefile: name, LogLevel: api.LogLevelSilent,
+	})
+	if len(res.Errors) > 0 {
+		m := res.Errors[0]
+		where := name
+		if m.Location != nil {
+			where += ":" + strconv.Itoa(m.Location.Line)
+		}
+		return nil, fmt.Errorf("web: build %s: %s", where, m.Text)
+	}
+	return res.Code, nil
+}
+
+// spaceBetweenTags matches whitespace between two tags of a template.
+var spaceBetweenTags = regexp.MustCompile(`>\s+<`)
+
+// templates reads the widget templates dir/*.html into one JSON object
+// {name: template}, with the whitespace between tags squeezed.
+func templates(fsys fs.FS, dir string) ([]byte, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("web: read %s: %w", dir, err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".html" {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("web: read %s/%s: %w", dir, e.Name(), err)
+		}
+		s := strings.TrimSpace(spaceBetweenTags.ReplaceAllString(string(b), "><"))
+		out[strings.TrimSuffix(e.Name(), ".html")] = s
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("web: encode templates of %s: %w", dir, err)
+	}
+	return b, nil
 }
 
 // bundle runs esbuild over the module graph rooted at entry, reading modules
@@ -178,7 +316,8 @@ func newAsset(ctype string, raw []byte) *asset {
 func (a *Assets) CoreSize() int { return a.coreSize }
 
 // ServeHTTP serves, by r.URL.Path: /static/cs.min.js (minified), /static/cs.js
-// (readable bundle), and /demo/ (demo page and its files).
+// (readable bundle), /static/widgets/* (the lazily loaded widget framework and
+// default widgets) and /demo/ (demo page and its files).
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == "/demo" {

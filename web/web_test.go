@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,10 @@ import (
 
 // coreBudget is the gzip size budget of cs.min.js (DESIGN.md §6).
 const coreBudget = 15 * 1024
+
+// consultantBudget is the gzip size budget of what a page fetches lazily for
+// the default consultant: framework, controller, CSS and templates.
+const consultantBudget = 40 * 1024
 
 var shared struct {
 	once sync.Once
@@ -52,6 +57,56 @@ func TestCoreSizeBudget(t *testing.T) {
 	}
 	if min, full := len(a.files["/static/cs.min.js"].raw), len(a.files["/static/cs.js"].raw); min >= full {
 		t.Fatalf("minified %d bytes is not smaller than readable %d bytes", min, full)
+	}
+}
+
+func TestConsultantSizeBudget(t *testing.T) {
+	a := newAssets(t)
+	n := a.WidgetSize("consultant")
+	t.Logf("consultant widget (ui.js, ui.css, consultant.js, .css, .tpls.json): %d bytes gzip", n)
+	if n <= 0 || n > consultantBudget {
+		t.Fatalf("the consultant widget is %d bytes gzip, budget is %d", n, consultantBudget)
+	}
+	if a.WidgetSize("sitephone") != 0 {
+		t.Error("sitephone has no default widget yet, WidgetSize must be 0")
+	}
+}
+
+func TestServeWidgets(t *testing.T) {
+	a := newAssets(t)
+	want := map[string]string{
+		"/static/widgets/ui.js":                "application/javascript; charset=utf-8",
+		"/static/widgets/ui.css":               "text/css; charset=utf-8",
+		"/static/widgets/consultant.js":        "application/javascript; charset=utf-8",
+		"/static/widgets/consultant.css":       "text/css; charset=utf-8",
+		"/static/widgets/consultant.tpls.json": "application/json; charset=utf-8",
+		"/static/widgets/operator.svg":         "image/svg+xml",
+	}
+	for p, ct := range want {
+		res := get(t, a, p)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != ct || len(body) == 0 {
+			t.Errorf("%s: status %d, type %q, %d bytes", p, res.StatusCode, res.Header.Get("Content-Type"), len(body))
+		}
+		if res.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: no CORS header (templates are fetched cross-origin)", p)
+		}
+	}
+	var tpls map[string]string
+	res := get(t, a, "/static/widgets/consultant.tpls.json")
+	if err := json.NewDecoder(res.Body).Decode(&tpls); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"consultant_label", "consultant_rack", "consultant_offline_message"} {
+		if !strings.Contains(tpls[name], "<div") {
+			t.Errorf("template %s missing or empty: %q", name, tpls[name])
+		}
+	}
+	core := a.files["/static/cs.min.js"].raw
+	for _, s := range []string{"createObserver=", "c-validator", "consultant_offline_message"} {
+		if bytes.Contains(core, []byte(s)) {
+			t.Errorf("the core contains %q: the framework must load lazily", s)
+		}
 	}
 }
 

@@ -1,8 +1,9 @@
 // Documented methods of features that this build does not provide yet (chat,
-// sitephone, number replacement, the widget framework). Each one exists under
+// sitephone, number replacement), and of widgets not enabled for the site. Each one exists under
 // its documented name and says in the console that the feature is disabled for
 // the site: never a silent no-op, never a fake success.
 
+import { hook, UI, visitorCard } from './ui.js';
 import { later, invoke, warn } from './util.js';
 
 const said = {};
@@ -25,7 +26,6 @@ const CHAT = 'the online consultant (chat)';
 const REQ = 'the request form';
 const PHONE = 'the callback widget (sitephone)';
 const NUMBERS = 'phone number replacement';
-const UI = 'the widget framework (Comagic.UI)';
 
 // The callback of sitePhoneCall gets an honest failure: status 3, platform error.
 const callFailed = (params, cb) => {
@@ -36,7 +36,7 @@ const callFailed = (params, cb) => {
 export function comagicStubs() {
   return {
     openChatWindow: disabled(CHAT, 'Comagic.openChatWindow'),
-    openSiteRequestPanel: disabled(REQ, 'Comagic.openSiteRequestPanel'),
+    openSiteRequestPanel: hook('openSiteRequestPanel', 'consultant', disabled(REQ, 'Comagic.openSiteRequestPanel')),
     openSitePhonePanel: disabled(PHONE, 'Comagic.openSitePhonePanel'),
     sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
     getCaptcha: disabled(PHONE, 'Comagic.getCaptcha'),
@@ -44,14 +44,8 @@ export function comagicStubs() {
     getPhones: disabled(NUMBERS, 'Comagic.getPhones', () => []),
     getDTPhones: disabled(NUMBERS, 'Comagic.getDTPhones', () => null),
     getReplacedPhones: disabled(NUMBERS, 'Comagic.getReplacedPhones', () => ({})),
-    visitorCard: { getItem: disabled(CHAT, 'Comagic.visitorCard.getItem', () => null) },
-    UI: {
-      registerViewController: disabled(UI, 'Comagic.UI.registerViewController'),
-      createWidget: disabled(UI, 'Comagic.UI.createWidget', () => null),
-      getWidget: disabled(UI, 'Comagic.UI.getWidget', () => null),
-      createObserver: disabled(UI, 'Comagic.UI.createObserver', () => null),
-      createEl: disabled(UI, 'Comagic.UI.createEl', () => null),
-    },
+    visitorCard: visitorCard,
+    UI: UI,
   };
 }
 

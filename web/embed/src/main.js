@@ -6,6 +6,7 @@
 import { api, boot, S } from './core.js';
 import { comagicStubs, widgetStubs } from './features.js';
 import { storage } from './storage.js';
+import { on, startWidgets, un } from './ui.js';
 import { doc, errMsg, guard, hasOwn, isArr, later, w, warn } from './util.js';
 
 const MARK = '__comagicd';
@@ -32,7 +33,6 @@ function ownScript() {
 }
 
 const methods = {};
-const events = {};
 
 function setKey(k) {
   if (typeof k !== 'string' || !/^[A-Za-z0-9]{1,64}$/.test(k)) {
@@ -109,16 +109,6 @@ function drain(q) {
 
 const queue = { push: guard('push', push) };
 
-function on(name, fn) {
-  if (typeof fn !== 'function') return;
-  (events[name] = events[name] || []).push(fn);
-}
-
-function un(name, fn) {
-  const l = events[name] || [];
-  for (let i = l.length - 1; i >= 0; i--) if (l[i] === fn || fn === undefined) l.splice(i, 1);
-}
-
 function install(script) {
   const stubs = comagicStubs();
   const C = {};
@@ -155,6 +145,7 @@ function install(script) {
     w.__cs = queue;
   }
   drain(pending);
+  startWidgets();
   if (!S.siteKey) later(() => { if (!S.siteKey) warn('no site key: push ["setCsAccount", "<site_key>"] or load cs.min.js?k=<site_key>'); }, 3000);
 }
 

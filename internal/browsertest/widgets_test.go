@@ -1,0 +1,470 @@
+package browsertest
+
+// Acceptance tests of the widget framework Comagic.UI and the default
+// consultant widget (issue 4), in real Chromium against the real server and
+// Postgres.
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/comagicd/comagicd/internal/testenv"
+)
+
+type widgetEnv struct {
+	*realEnv
+	srv *testenv.Server
+}
+
+func startWidgetEnv(t *testing.T) *widgetEnv {
+	t.Helper()
+	srv := testenv.StartServer(t, testenv.Options{})
+	key := srv.CreateSite(t, "localhost", "127.0.0.1")
+	return &widgetEnv{realEnv: &realEnv{URL: srv.URL, Host: strings.TrimPrefix(srv.URL, "http:"), SiteKey: key, DB: srv.DB}, srv: srv}
+}
+
+// Settings objects of the reference shapes (reference/widget-settings/).
+var refSettings = map[string]string{
+	"consultant": consultantSettings,
+	"sitephone": `{"group_title": "Группы", "allowed_groups": [{"name": "Группа 1", "id": 1}], "is_groups_enabled": true,
+		"title": "Обратный звонок", "banner_color": "43A400", "h_position": "right", "v_position": "bottom", "is_visible": true}`,
+	"personal_form": `{"image_url": null, "allowed_groups": null, "group_title": 0, "fields": [], "banner_color": "CFCCCC",
+		"available_connect_ways": ["sitephone", "chat", "offline_message"]}`,
+}
+
+const consultantSettings = `{
+ "common": {
+  "banner_color": "43A400"
+ },
+ "offline_message": {
+  "group_title": "Группы",
+  "allowed_groups": [
+   {
+    "name": "Группа 1",
+    "id": 1
+   },
+   {
+    "name": "Группа 2",
+    "id": 2
+   }
+  ],
+  "is_groups_enabled": true,
+  "fields": [
+   {
+    "name": "phone",
+    "is_required": false,
+    "title": "Телефон для связи"
+   },
+   {
+    "name": "email",
+    "is_required": true,
+    "title": "E-mail для ответов"
+   },
+   {
+    "name": "message",
+    "is_required": false,
+    "title": "Ваш вопрос"
+   }
+  ],
+  "title": "Отправить заявку",
+  "is_animation_enabled": false,
+  "h_position": "right",
+  "v_position": "bottom",
+  "is_visible": true
+ },
+ "chat": {
+  "group_title": null,
+  "allowed_groups": null,
+  "is_file_transfer": true,
+  "title": "Задать вопрос в чат",
+  "fields": null,
+  "is_consultant_operator_rating": true,
+  "retention": {
+   "is_alternate_communication_way_enabled": true,
+   "alternate_communication_way_timeout": 30,
+   "messages": [
+    {
+     "timeout": 20,
+     "text": "Оператор ответит Вам через несколько секунд."
+    },
+    {
+     "timeout": 20,
+     "text": "Пожалуйста, не закрывайте чат. Операторы ответят Вам в ближайшее время."
+    },
+    {
+     "timeout": 20,
+     "text": "Все операторы заняты. Ожидайте ответа."
+    }
+   ],
+   "alternate_communication_way": "chat"
+  },
+  "is_animation_enabled": false,
+  "h_position": "right",
+  "v_position": "bottom",
+  "is_visible": false
+ }
+}`
+
+func (e *widgetEnv) settings(t *testing.T, vc, dev string) {
+	t.Helper()
+	e.srv.SetWidgetSettings(t, e.SiteKey, vc, dev, refSettings[vc])
+}
+
+// css serves a stylesheet on the page server.
+func css(ps *PageServer, path, text string) {
+	ps.Handle(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte(text))
+	})
+}
+
+// syncEmbed loads the script synchronously, so page scripts after it can
+// register view controllers before the bootstrap answers.
+func (e *widgetEnv) syncEmbed(options string) string {
+	return `<script>var __cs = __cs || []; __cs.push(["setCsAccount", "` + e.SiteKey + `"]);` + options + `</script>` +
+		`<script src="` + e.Host + `/static/cs.min.js"></script>`
+}
+
+// resources lists the URLs the page fetched that contain part.
+func resources(tab *Tab, part string) []string {
+	return Eval[[]string](tab, `performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes(`+jsString(part)+`))`)
+}
+
+func jsString(s string) string { return fmt.Sprintf("%q", s) }
+
+const frameworkPage = `
+<div id="ready" class="ready-box"><span c-ref="part">one</span><span c-ref="part">two</span></div>
+<div id="probe" class="probe"></div>
+<script>
+window.R = {runs: 0, leadRuns: 0, log: [], order: []};
+Comagic.on('ui:actionstart', e => R.order.push('actionstart'));
+Comagic.UI.registerViewController('personal_form', function (settings) {
+  R.leadRuns++;
+});
+Comagic.UI.registerViewController('sitephone', function (settings, tpls) {
+  const UI = Comagic.UI;
+  R.runs++;
+  R.order.push('run');
+  R.cssBeforeRun = getComputedStyle(document.getElementById('probe')).color;
+  R.settingsTitle = settings.title;
+  R.patched = settings.patched;
+  R.customTpl = tpls.custom;
+
+  // Base class, named subclasses, config overrides bound as methods.
+  const box = UI.createWidget('my_box', {
+    settings: {title: '<img src=x onerror="window.pwned=1">', items: ['a', '<b>b</b>']},
+    tpl: tpls.custom,
+    greet: function () { return this.name + ':' + this.settings.items.length; },
+    answer: 42,
+  });
+  const greet = box.greet;
+  R.bound = greet();
+  R.answer = box.answer;
+  R.subclass = {
+    base: typeof box.sendRequest,
+    offline: typeof UI.createWidget('consultant_offline_message', {tpl: '<div></div>'}).sendRequest,
+    chat: typeof UI.createWidget('consultant_chat', {tpl: '<div></div>'}).startChat,
+    sitephone: typeof UI.createWidget('sitephone', {tpl: '<div></div>'}).sitephoneCall,
+    lead: typeof UI.createWidget('offline_message_generator', {tpl: '<div></div>', id: 7}).submit,
+  };
+  R.byId = UI.getWidget(7) === UI.getWidget('offline_message_generator');
+
+  // Events: order, arguments, before* cancellation, un.
+  const events = ['beforerender', 'render', 'beforeshow', 'show', 'beforehide', 'hide', 'beforedestroy', 'destroy'];
+  events.forEach(ev => box.on(ev, function (w) { R.log.push(ev + (w === box && this === box ? '' : '!')); }));
+  const holder = document.createElement('section');
+  holder.id = 'holder';
+  holder.innerHTML = '<i id="after"></i>';
+  document.body.appendChild(holder);
+  box.render(holder, document.getElementById('after'));
+  R.renderTo = box.getRenderTo() === holder && holder.firstElementChild === box.getEl();
+  R.title = box.refs.title.textContent;
+  R.imgs = box.getEl().querySelectorAll('img').length;
+  R.bold = box.getEl('p').innerHTML;
+  R.items = Array.isArray(box.refs.item) ? box.refs.item.map(e => e.textContent) : 'not an array';
+  R.single = box.refs.one.tagName;
+  R.getEl = box.getEl('.inner') === box.refs.one;
+  box.hide();
+  R.hidden = [box.isVisible(), box.getEl().classList.contains('comagic-widget--hidden')];
+  const no = () => false;
+  box.on('beforeshow', no);
+  box.show();
+  R.cancelled = box.isVisible();
+  box.un('beforeshow', no);
+  box.show();
+  R.shown = box.isVisible();
+  box.on('beforedestroy', no);
+  box.destroy();
+  R.destroyCancelled = !!box.getEl() && UI.getWidget('my_box') === box;
+  box.un('beforedestroy', no);
+
+  // Overridden show/hide still fire the events.
+  const custom = UI.createWidget('custom_show', {tpl: '<div class="cs"></div>', show: function () { this.getEl().dataset.shown = 'yes'; }});
+  custom.render();
+  custom.on('show', () => R.customShowEvent = true);
+  custom.show();
+  R.customShow = custom.getEl().dataset.shown;
+
+  // A ready element taken from the page.
+  const ready = UI.createWidget('ready', {tpl: document.getElementById('ready')});
+  R.ready = ready.getEl().id + ':' + ready.refs.part.length;
+
+  // Observer, createEl, helpers, constants.
+  const obs = UI.createObserver((state, action) => (state || 0) + action.n);
+  const seen = [];
+  const off = obs.sub(v => seen.push('a' + v));
+  obs.sub(v => seen.push('b' + v));
+  obs.pub({n: 2});
+  off();
+  obs.pub({n: 3});
+  R.observer = seen.join(',');
+  const el = UI.createEl('<ul><% list.forEach(function (x) { %><li><%- x %></li><% }); %></ul>', {list: ['<i>', 'y']});
+  R.createEl = el.outerHTML;
+  R.time = UI.toTimeString(new Date(2024, 0, 2, 3, 4)) + ' ' + UI.toDateString(new Date(2024, 0, 2, 3, 4));
+  R.contrast = UI.getContrastColor('43A400') + UI.getContrastColor('#FFEE58');
+  R.isIE = UI.isIE();
+  R.mobile = UI.Mobile.isFullSizeMode();
+  UI.Mobile.form(ready);
+  R.formed = document.documentElement.classList.contains('comagic-mobile-locked') && ready.getEl().classList.contains('comagic-mobile-form');
+  UI.Mobile.unform(ready);
+  R.unformed = !document.documentElement.classList.contains('comagic-mobile-locked');
+  R.labelScale = UI.Mobile.updateLabelStyles(ready);
+  R.C = [UI.C.PHONE_MASK_FORMAT, UI.C.START_CHAT_TEXT, UI.C.SEND_OFFLINE_MESSAGE_TEXT, typeof UI.C.PLACEHOLDERS, UI.C.IMAGES.OPERATOR.slice(-12),
+    typeof UI.C.MESSAGES_SETTINGS, typeof UI.C.RETENTION_BUTTONS_SETTINGS, Array.isArray(UI.C.SUPPORTED_FILE_TYPES),
+    UI.C.WELCOME_CHAT_TEXT && UI.C.VCARD_TEXT && UI.C.RATING_TEXT && UI.C.RATING_FEEDBACK_TEXT && UI.C.OPERATOR_TYPING_TEXT &&
+    UI.C.EDITOR_FIELD_TEXT && UI.C.CALL_SITEPHONE_TEXT && UI.C.DATE_NOW_TITLE_TEXT && UI.C.DATE_CHANGE_TITLE_TEXT ? 'all' : 'missing'];
+
+  // The form plugin.
+  window.form = UI.createWidget('my_form', {tpl:
+    '<div class="f">' +
+    '<input id="phone" c-name="phone" c-type="numberfield" c-mask="+7 (___) ___-__-__" c-validator="required phone">' +
+    '<input id="email" c-name="email" c-validator="email">' +
+    '<div id="note" contenteditable="true" c-name="note" c-max="5"></div>' +
+    '<select id="city" c-name="city"><option value="">-</option><option value="msk">Москва</option></select>' +
+    '<div c-name="color" c-select><span id="red" c-value="red">R</span><span id="blue" c-value="blue">B</span></div>' +
+    '<input id="code" c-name="code" c-type="numberfield" c-length="4">' +
+    '<input id="off" c-name="off" c-disabled="true" c-validator="required">' +
+    '<button id="go" c-type="submitbutton">Go</button></div>'});
+  form.render();
+  form.on('submit', (w, values) => { R.submitted = values; });
+
+  // Plugins: center, draggable, resizable, slim scroll.
+  window.drag = UI.createWidget('drag', {tpl:
+    '<div class="drag" c-draggable="xy" c-draggable-hpadding="10" c-draggable-vpadding="10"><div id="handle" c-dragger="true">drag</div>' +
+    '<div id="resizer" c-resizer="true" c-resizer-vpadding="20"></div><div id="slim" c-slim-scroll="true"></div></div>'});
+  drag.render();
+  drag.on('dragend', (w, pos) => { R.dragend = [w === drag, pos]; });
+  drag.on('resizeend', (w, h) => { R.resizeend = [w === drag, h]; });
+  window.centered = UI.createWidget('centered', {tpl: '<div class="centered" c-center="xy"></div>'});
+  centered.render();
+  R.slim = getComputedStyle(document.getElementById('slim')).overflowY;
+  R.order.push('end');
+});
+</script>`
+
+const frameworkCSS = `.probe { color: rgb(1, 2, 3); }
+.drag { position: fixed; left: 100px; top: 100px; width: 200px; height: 100px; }
+.centered { width: 100px; height: 50px; }
+#slim { height: 20px; }`
+
+const frameworkTpl = `<div class="box"><h1 c-ref="title"><%- title %></h1><p><%= '<b>bold</b>' %></p>` +
+	`<% items.forEach(function (i) { %><span c-ref="item"><%- i %></span><% }); %><em class="inner" c-ref="one">x</em></div>`
+
+func TestWidgetFramework(t *testing.T) {
+	env := startWidgetEnv(t)
+	env.settings(t, "sitephone", "desktop")
+	env.settings(t, "personal_form", "desktop")
+	pages := NewPageServer(t)
+	css(pages, "/fw.css", frameworkCSS)
+	pages.Page("/fw.html", frameworkTpl)
+	opts := `__cs.push(['applyWidgetsOptions', {sitephone: {
+		desktop: {
+			css: '/fw.css',
+			tpls: {custom: '/fw.html'},
+			beforeViewControllerRun: function (settings, tpls) { settings.patched = 'yes'; R.order.push('before'); return {settings: settings, tpls: tpls}; },
+			afterViewControllerRun: function () { R.order.push('after'); }
+		},
+		mobile: {css: '/nope.css'}
+	}}]);`
+	tab := newTab(t)
+	tab.Go(pages.Page("/fw", embedPage(env.syncEmbed(opts), frameworkPage)))
+	waitBoot(tab)
+	r := Wait[map[string]any](tab, `window.R && R.order.includes('after') && R`, boot)
+
+	want := map[string]any{
+		"runs":             1.0,
+		"leadRuns":         1.0,
+		"cssBeforeRun":     "rgb(1, 2, 3)",
+		"settingsTitle":    "Обратный звонок",
+		"patched":          "yes",
+		"customTpl":        frameworkTpl,
+		"bound":            "my_box:2",
+		"answer":           42.0,
+		"subclass":         map[string]any{"base": "undefined", "offline": "function", "chat": "function", "sitephone": "function", "lead": "function"},
+		"byId":             true,
+		"renderTo":         true,
+		"title":            `<img src=x onerror="window.pwned=1">`,
+		"imgs":             0.0,
+		"bold":             "<b>bold</b>",
+		"items":            []any{"a", "<b>b</b>"},
+		"single":           "EM",
+		"getEl":            true,
+		"hidden":           []any{false, true},
+		"cancelled":        false,
+		"shown":            true,
+		"destroyCancelled": true,
+		"customShowEvent":  true,
+		"customShow":       "yes",
+		"ready":            "ready:2",
+		"observer":         "a2,b2,b5",
+		"createEl":         "<ul><li>&lt;i&gt;</li><li>y</li></ul>",
+		"time":             "03:04 02.01.2024",
+		"contrast":         "#FFFFFF#000000",
+		"isIE":             false,
+		"mobile":           false,
+		"formed":           true,
+		"unformed":         true,
+		"labelScale":       1.0,
+		"C":                []any{"+7 (___) ___-__-__", "Начать чат", "Оставить заявку", "object", "operator.svg", "object", "object", true, "all"},
+		"slim":             "auto",
+		"order":            []any{"before", "run", "end", "after"},
+	}
+	for k, v := range want {
+		if !reflect.DeepEqual(r[k], v) {
+			t.Errorf("%s = %#v, want %#v", k, r[k], v)
+		}
+	}
+	wantLog := []any{"beforerender", "render", "beforehide", "hide", "beforeshow", "beforeshow", "show", "beforedestroy"}
+	if !reflect.DeepEqual(r["log"], wantLog) {
+		t.Errorf("event log %v, want %v", r["log"], wantLog)
+	}
+
+	// destroy after the cancelling handler is gone removes the widget.
+	got := Eval[[]any](tab, `(() => { const w = Comagic.UI.getWidget('my_box'); w.destroy(); return [w.getEl(), Comagic.UI.getWidget('my_box'), R.log.slice(-2)]; })()`)
+	if got[0] != nil || got[1] != nil || !reflect.DeepEqual(got[2], []any{"beforedestroy", "destroy"}) {
+		t.Errorf("destroy: %v", got)
+	}
+
+	// The form plugin: exact getValues/getErrors.
+	type vals = map[string]any
+	values := func() vals { return Eval[vals](tab, `form.getValues()`) }
+	errors := func() any { return Eval[any](tab, `form.getErrors()`) }
+	if v := values(); !reflect.DeepEqual(v, vals{"phone": "", "email": "", "note": "", "city": "", "color": "", "code": "", "off": ""}) {
+		t.Errorf("empty getValues() = %v", v)
+	}
+	if e := errors(); !reflect.DeepEqual(e, map[string]any{"phone": "required"}) {
+		t.Errorf("empty getErrors() = %v, want {phone: 'required'}", e)
+	}
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`#phone`), "800000"))
+	if e := errors(); !reflect.DeepEqual(e, map[string]any{"phone": "phone"}) {
+		t.Errorf("short phone getErrors() = %v", e)
+	}
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`#phone`), "0000"),
+		chromedp.SendKeys(chromedp.CSS(`#note`), "abcdefg"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "bad"),
+		chromedp.SendKeys(chromedp.CSS(`#code`), "1a2"),
+		chromedp.SetValue(chromedp.CSS(`#city`), "msk"),
+		chromedp.Click(chromedp.CSS(`#blue`)))
+	if got := Eval[string](tab, `document.getElementById('phone').value`); got != "+7 (800) 000-00-00" {
+		t.Errorf("masked phone %q", got)
+	}
+	if v := values(); !reflect.DeepEqual(v, vals{"phone": "78000000000", "email": "bad", "note": "abcde", "city": "msk", "color": "blue", "code": "12", "off": ""}) {
+		t.Errorf("getValues() = %v", v)
+	}
+	if e := errors(); !reflect.DeepEqual(e, map[string]any{"email": "email", "code": "length"}) {
+		t.Errorf("getErrors() = %v", e)
+	}
+	Eval[bool](tab, `document.getElementById("email").value = ""; true`)
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`#email`), "a@b.ru"),
+		chromedp.SendKeys(chromedp.CSS(`#code`), "34"))
+	if e := errors(); e != nil {
+		t.Errorf("getErrors() = %v, want null", e)
+	}
+	tab.Run(chromedp.Click(chromedp.CSS(`#go`)))
+	sub := Wait[vals](tab, `R.submitted`, boot)
+	if sub["phone"] != "78000000000" || sub["code"] != "1234" {
+		t.Errorf("submit event values %v", sub)
+	}
+	if Eval[bool](tab, `document.getElementById('off').disabled`) != true {
+		t.Error("c-disabled field is not disabled")
+	}
+
+	// Drag, resize, center.
+	pos := Eval[map[string]any](tab, `(() => {
+		const fire = (el, type, x, y) => el.dispatchEvent(new PointerEvent(type, {clientX: x, clientY: y, bubbles: true, button: 0, pointerId: 1, isPrimary: true}));
+		const h = document.getElementById('handle');
+		fire(h, 'pointerdown', 110, 110);
+		fire(document, 'pointermove', 150, 130);
+		fire(document, 'pointermove', -500, 140);
+		fire(document, 'pointerup', -500, 140);
+		const r = document.getElementById('resizer');
+		const top = drag.getEl().getBoundingClientRect().top;
+		fire(r, 'pointerdown', 20, top);
+		fire(document, 'pointermove', 20, top - 30);
+		fire(document, 'pointerup', 20, top - 30);
+		const c = centered.getEl().getBoundingClientRect();
+		return {drag: R.dragend, resize: R.resizeend, center: [Math.abs(c.left - (innerWidth - 100) / 2) <= 1, Math.abs(c.top - (innerHeight - 50) / 2) <= 1]};
+	})()`)
+	drag, _ := pos["drag"].([]any)
+	if len(drag) != 2 || drag[0] != true {
+		t.Fatalf("dragend %v", pos["drag"])
+	}
+	if p := drag[1].(map[string]any); p["left"] != 10.0 || p["top"] != 130.0 {
+		t.Errorf("dragend position %v, want left 10 (clamped to the padding), top 130", p)
+	}
+	if !reflect.DeepEqual(pos["resize"], []any{true, 130.0}) {
+		t.Errorf("resizeend %v, want [true, 130]", pos["resize"])
+	}
+	if !reflect.DeepEqual(pos["center"], []any{true, true}) {
+		t.Errorf("centered element off by %v", pos["center"])
+	}
+
+	// Lead controllers run on every display; once-per-page ones do not run again.
+	n := Eval[[]any](tab, `(() => { Comagic.UI._env.display('personal_form'); Comagic.UI.registerViewController('sitephone', () => R.runs++); return [R.leadRuns, R.runs]; })()`)
+	if !reflect.DeepEqual(n, []any{2.0, 1.0}) {
+		t.Errorf("[lead runs, sitephone runs] = %v, want [2, 1]", n)
+	}
+	if Eval[bool](tab, `window.pwned === undefined`) != true {
+		t.Error("template text was interpreted as HTML")
+	}
+	if len(resources(tab, "/static/widgets/consultant")) != 0 || len(resources(tab, "/nope.css")) != 0 {
+		t.Errorf("fetched widget files not enabled here: %v", resources(tab, "/static/widgets/"))
+	}
+	noExceptions(t, tab)
+}
+
+// Widget code is fetched only when a widget is enabled, and disableWidgets
+// turns all widgets off.
+func TestWidgetsLoadOnlyWhenEnabled(t *testing.T) {
+	env := startWidgetEnv(t)
+	pages := NewPageServer(t)
+	tab := newTab(t)
+	tab.Go(pages.Page("/none", embedPage(env.classic(), "")))
+	waitBoot(tab)
+	time.Sleep(300 * time.Millisecond)
+	if got := resources(tab, "/static/widgets/"); len(got) != 0 {
+		t.Errorf("no widget enabled, yet fetched %v", got)
+	}
+	env.settings(t, "consultant", "desktop")
+	tab.Go(pages.Page("/off", embedPage(env.syncEmbed(`__cs.push(['disableWidgets', true]);`), "")))
+	waitBoot(tab)
+	time.Sleep(300 * time.Millisecond)
+	if got := resources(tab, "/static/widgets/"); len(got) != 0 {
+		t.Errorf("disableWidgets, yet fetched %v", got)
+	}
+	tab.Go(pages.Page("/on", embedPage(env.classic(), "")))
+	Wait[bool](tab, `!!document.querySelector('.cmgd-label')`, boot)
+	for _, f := range []string{"ui.js", "ui.css", "consultant.js", "consultant.css", "consultant.tpls.json"} {
+		if len(resources(tab, "/static/widgets/"+f)) != 1 {
+			t.Errorf("%s fetched %d times, want once", f, len(resources(tab, "/static/widgets/"+f)))
+		}
+	}
+	noExceptions(t, tab)
+}

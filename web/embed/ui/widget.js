@@ -1,0 +1,268 @@
+// Widgets: the base class (render/show/hide/destroy, events with cancellable
+// before* handlers, refs, plugins) and the named subclasses.
+
+import { attach } from './plugins.js';
+import { render } from './tpl.js';
+
+const own = Object.prototype.hasOwnProperty;
+const LIFECYCLE = { render: 1, show: 1, hide: 1, destroy: 1 };
+const CONFIG = { settings: 1, tpl: 1, template: 1, id: 1 };
+
+/** registry holds the live widgets by name and by id, for getWidget. */
+export const registry = {};
+
+const report = (e) => { try { console.error('Comagic: a widget handler threw: ' + ((e && e.message) || e)); } catch (x) { /* no console */ } };
+
+/** createEl renders template tpl (a string, or a ready element returned as is) with data into one element. */
+export function createEl(tpl, data) {
+  if (tpl && tpl.nodeType === 1) return tpl;
+  const t = document.createElement('template');
+  t.innerHTML = render(tpl == null ? '' : tpl, data).trim();
+  const c = t.content;
+  let el = c.firstElementChild;
+  if (!el || el !== c.lastElementChild || c.childNodes.length !== 1) {
+    el = document.createElement('div');
+    el.appendChild(c);
+  }
+  return document.adoptNode(el);
+}
+
+export class Widget {
+  constructor(name, config) {
+    config = config || {};
+    this.name = name;
+    this.settings = config.settings || {};
+    this.id = config.id;
+    this.tpl = config.tpl !== undefined ? config.tpl : config.template;
+    this.el = null;
+    this.refs = {};
+    this._ev = {};
+    this._off = [];
+    this._impl = {};
+    this._parent = null;
+    for (const k in config) {
+      if (!own.call(config, k) || own.call(CONFIG, k)) continue;
+      const v = config[k];
+      if (typeof v !== 'function') this[k] = v;
+      else if (own.call(LIFECYCLE, k)) this._impl[k] = v.bind(this);
+      else this[k] = v.bind(this);
+    }
+    registry[name] = this;
+    if (this.id != null) registry['#' + this.id] = this;
+    if (this.tpl && this.tpl.nodeType === 1) this.attachEl(this.tpl);
+  }
+
+  /** on subscribes cb to a widget event; cb runs with this = the widget. */
+  on(name, cb) {
+    if (typeof cb === 'function') (this._ev[name] = this._ev[name] || []).push(cb);
+    return this;
+  }
+
+  /** un unsubscribes cb from a widget event. */
+  un(name, cb) {
+    const l = this._ev[name] || [];
+    for (let i = l.length - 1; i >= 0; i--) if (l[i] === cb || cb === undefined) l.splice(i, 1);
+    return this;
+  }
+
+  /** fire calls the handlers of an event; returns false when one returned false. */
+  fire(name) {
+    const args = Array.prototype.slice.call(arguments, 1);
+    const l = (this._ev[name] || []).slice();
+    let ok = true;
+    for (let i = 0; i < l.length; i++) {
+      try {
+        if (l[i].apply(this, args) === false) ok = false;
+      } catch (e) {
+        report(e);
+      }
+    }
+    return ok;
+  }
+
+  _run(name, def, args) {
+    if (this.fire('before' + name, this) === false) return this;
+    const f = this._impl[name] || def;
+    f.apply(this, args);
+    if (name !== 'destroy') this.fire(name, this);
+    return this;
+  }
+
+  /** render builds the element from the template and inserts it into parentEl (default body) before beforeEl. */
+  render(parentEl, beforeEl) {
+    return this._run('render', function (p, b) {
+      const ready = this.tpl && this.tpl.nodeType === 1;
+      const old = this.el;
+      if (!ready) {
+        const data = Object.assign({}, this.settings, { settings: this.settings, widget: this });
+        this.attachEl(createEl(this.tpl, data));
+      }
+      const parent = p || (old && old.parentNode) || this._parent || document.body;
+      this._parent = parent;
+      if (old && old !== this.el && old.parentNode) old.parentNode.replaceChild(this.el, old);
+      else if (!this.el.parentNode || p) parent.insertBefore(this.el, b || null);
+    }, arguments);
+  }
+
+  show() {
+    return this._run('show', function () { if (this.el) this.el.classList.remove('comagic-widget--hidden'); }, arguments);
+  }
+
+  hide() {
+    return this._run('hide', function () { if (this.el) this.el.classList.add('comagic-widget--hidden'); }, arguments);
+  }
+
+  destroy() {
+    return this._run('destroy', function () {
+      for (let i = 0; i < this._off.length; i++) this._off[i]();
+      this._off = [];
+      if (this.el && this.el.parentNode) this.el.parentNode.removeChild(this.el);
+      this.el = null;
+      this.refs = {};
+      if (registry[this.name] === this) delete registry[this.name];
+      if (this.id != null && registry['#' + this.id] === this) delete registry['#' + this.id];
+      this.fire('destroy', this);
+    }, arguments);
+  }
+
+  isVisible() {
+    return !!this.el && this.el.isConnected && !this.el.classList.contains('comagic-widget--hidden');
+  }
+
+  /** getEl returns the widget's element, or the first element inside it matching selector. */
+  getEl(selector) {
+    if (!this.el || !selector) return this.el;
+    return this.el.matches(selector) ? this.el : this.el.querySelector(selector);
+  }
+
+  /** getRenderTo returns the element the widget was rendered into. */
+  getRenderTo() {
+    return (this.el && this.el.parentNode) || this._parent;
+  }
+
+  /** attachEl makes el the widget's element: collects refs and applies the plugins. */
+  attachEl(el) {
+    for (let i = 0; i < this._off.length; i++) this._off[i]();
+    this._off = [];
+    this.el = el;
+    el.classList.add('comagic-widget');
+    const refs = {};
+    const list = [el].concat(Array.prototype.slice.call(el.querySelectorAll('[c-ref]')));
+    for (let i = 0; i < list.length; i++) {
+      const n = list[i].getAttribute('c-ref');
+      if (!n) continue;
+      if (!own.call(refs, n)) refs[n] = list[i];
+      else if (Array.isArray(refs[n])) refs[n].push(list[i]);
+      else refs[n] = [refs[n], list[i]];
+    }
+    this.refs = refs;
+    attach(this);
+    return this;
+  }
+}
+
+// warnStub returns a method that says the feature is not part of this build.
+const unavailable = (what) => function () {
+  try { console.warn('Comagic: ' + what + ' is not available on this site yet'); } catch (e) { /* no console */ }
+  return false;
+};
+
+export function makeSubclasses(env, C) {
+  const api = () => window.Comagic;
+  const emit = env.emit;
+
+  class ConsultantOfflineMessage extends Widget {
+    constructor(name, config) {
+      super(name, config);
+      env.hooks.openSiteRequestPanel = () => this.open();
+      const p = env.pending.openSiteRequestPanel;
+      if (p) {
+        delete env.pending.openSiteRequestPanel;
+        setTimeout(() => this.open(), 0);
+      }
+    }
+
+    /** open renders the form when needed and shows it (Comagic.openSiteRequestPanel). */
+    open() {
+      if (!this.el) this.render();
+      return this.show();
+    }
+
+    /** sendRequest sends the request; the sendofflinerequest event tells how it went. */
+    sendRequest(values) {
+      values = values || {};
+      const req = {};
+      const keys = ['name', 'email', 'phone', 'message', 'group_id', 'form_name'];
+      for (let i = 0; i < keys.length; i++) {
+        const v = values[keys[i]];
+        if (v !== undefined && v !== null && v !== '') req[keys[i]] = typeof v === 'string' ? v.trim() : v;
+      }
+      if (req.group_id !== undefined) req.group_id = +req.group_id || undefined;
+      if (!req.form_name) req.form_name = (this.settings.offline_message && this.settings.offline_message.title) || C.SEND_OFFLINE_MESSAGE_TEXT;
+      emit('ui:actionstart', { widget: this.name, action: 'sendofflinerequest' });
+      api().addOfflineRequest(req, (o) => {
+        const ok = o && o.success === true;
+        const err = (o && o.error) || {};
+        const info = ok ? { title: C.OFFLINE_MESSAGE_SENT.title, message: C.OFFLINE_MESSAGE_SENT.message }
+          : { title: C.OFFLINE_MESSAGE_FAILED.title, message: err.field && C.FIELD_ERRORS[err.field] ? C.FIELD_ERRORS[err.field] : C.OFFLINE_MESSAGE_FAILED.message };
+        if (ok) {
+          const card = env.storage.getItem('visitor_card') || {};
+          if (req.name) card.name = req.name;
+          if (req.email) card.email = req.email;
+          if (req.phone) card.phone = req.phone;
+          env.storage.setItem('visitor_card', card);
+        }
+        const ev = { success: ok, info: info };
+        if (!ok) {
+          ev.error = { code: err.code || 'network', message: err.message || '' };
+          if (err.field) ev.field = err.field;
+        }
+        this.fire('sendofflinerequest', ev);
+        emit('ui:actionend', { widget: this.name, action: 'sendofflinerequest', success: ok });
+      });
+    }
+  }
+
+  class ConsultantChat extends Widget {}
+  const chat = unavailable('the online chat');
+  ['startChat', 'closeChat', 'sendChatByMail', 'sendChatMessage', 'setOperatorRating', 'getHistory', 'getOperatorVcard',
+    'setVisitorCard', 'inviteAccept', 'inviteReject', 'sendFile', 'chatTyping'].forEach((m) => { ConsultantChat.prototype[m] = chat; });
+  ConsultantChat.prototype.isChatAvailable = () => false;
+  ConsultantChat.prototype.hasHistory = () => false;
+  ConsultantChat.prototype.isReadyForFileTransfer = () => false;
+  ConsultantChat.prototype.getRequiredInfo = () => [];
+  ConsultantChat.prototype.getState = () => 'available';
+  ConsultantChat.prototype.getVisitorCard = function () {
+    const c = env.storage.getItem('visitor_card') || {};
+    return { name: c.name || '', email: c.email ? [c.email] : [], phone: c.phone ? [c.phone] : [] };
+  };
+
+  class Sitephone extends Widget {
+    sitephoneCall(params, cb) { return window.ComagicWidget.sitePhoneCall(params, cb); }
+  }
+
+  // Lead forms: submit(data) records the lead, cancel() the refusal.
+  class Lead extends Widget {
+    submit(data) {
+      const done = (r) => this.fire('leadsubmit', r);
+      data = Object.assign({}, data);
+      if (this.name === 'call_generator') window.ComagicWidget.sitePhoneCall(data, done);
+      else if (this.name === 'personal_form') api().addVisitorInfo(data, done);
+      else api().addOfflineRequest(Object.assign({ form_name: this.settings.title || this.name }, data), done);
+    }
+
+    cancel() {
+      setTimeout(() => this.fire('leadcancel', this), 0);
+    }
+  }
+
+  return {
+    consultant_offline_message: ConsultantOfflineMessage,
+    consultant_chat: ConsultantChat,
+    consultant_sitephone: Sitephone,
+    sitephone: Sitephone,
+    call_generator: Lead,
+    offline_message_generator: Lead,
+    personal_form: Lead,
+  };
+}
