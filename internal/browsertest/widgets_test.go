@@ -7,12 +7,15 @@ package browsertest
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 
 	"github.com/comagicd/comagicd/internal/testenv"
 )
@@ -467,4 +470,229 @@ func TestWidgetsLoadOnlyWhenEnabled(t *testing.T) {
 		}
 	}
 	noExceptions(t, tab)
+}
+
+// screenshot saves a PNG of the viewport under $BROWSERTEST_SCREENSHOTS (when
+// set) and checks that one was taken.
+func screenshot(t *testing.T, tab *Tab, name string) {
+	t.Helper()
+	ctx, cancel := tab.Ctx()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if dir := os.Getenv("BROWSERTEST_SCREENSHOTS"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const shopPage = `<main style="font: 16px/1.5 Georgia, serif; max-width: 760px; margin: 40px auto; padding: 0 20px; color: #333">
+<h1>Цветочная лавка</h1><p>Букеты с доставкой по городу. Соберём букет за час, привезём в удобное время.</p>
+<p>Розы, пионы, тюльпаны и сезонные цветы. Открытки и упаковка в подарок.</p></main>`
+
+const xss = `<img src=x onerror="window.pwned=1">`
+
+// The default consultant widget: keyboard from the label to the request
+// form, field errors that store nothing, a server-side field error mapped
+// onto its field, and a stored request with the visitor's session.
+func TestConsultantOfflineForm(t *testing.T) {
+	env := startWidgetEnv(t)
+	env.settings(t, "consultant", "desktop")
+	pages := NewPageServer(t)
+	tab := newTab(t)
+	tab.Run(chromedp.EmulateViewport(1280, 800))
+	events := `<script>window.E = []; Comagic.on('ui:actionstart', e => E.push('start:' + e.action)); Comagic.on('ui:actionend', e => E.push('end:' + e.success));</script>`
+	tab.Go(pages.Page("/shop", embedPage(env.syncEmbed("")+events, shopPage)))
+	c := waitBoot(tab)
+	Wait[bool](tab, `!!document.querySelector('.cmgd-label__button')`, boot)
+	screenshot(t, tab, "desktop-label")
+
+	// Keyboard: the label is reachable with Tab, Enter opens the rack, Enter on
+	// the channel opens the form with focus in its first field.
+	tab.Run(chromedp.KeyEvent("\t"))
+	if got := Eval[string](tab, `document.activeElement.className + '|' + document.activeElement.getAttribute('aria-label')`); got != "cmgd-label__button|Отправить заявку" {
+		t.Fatalf("Tab focused %q, want the label button", got)
+	}
+	tab.Run(chromedp.KeyEvent("\r"))
+	Wait[bool](tab, `document.activeElement && document.activeElement.dataset.channel === 'offline_message'`, boot)
+	screenshot(t, tab, "desktop-rack")
+	tab.Run(chromedp.KeyEvent("\r"))
+	Wait[bool](tab, `document.activeElement && document.activeElement.id === 'cmgd-om-group_id'`, boot)
+	if got := Eval[string](tab, `document.querySelector('.cmgd-label__button').getAttribute('aria-expanded')`); got != "true" {
+		t.Errorf("label aria-expanded %q while the form is open", got)
+	}
+	// Escape closes it and gives focus back to the label.
+	tab.Run(chromedp.KeyEvent("\x1b"))
+	Wait[bool](tab, `document.activeElement.className === 'cmgd-label__button' && !Comagic.UI.getWidget('consultant_offline_message').isVisible()`, boot)
+
+	// openSiteRequestPanel() from page code.
+	Eval[bool](tab, `Comagic.openSiteRequestPanel(); true`)
+	Wait[bool](tab, `Comagic.UI.getWidget('consultant_offline_message').isVisible()`, boot)
+
+	// Empty form: required fields (email and the group, from the settings) get errors; nothing is stored.
+	tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+	errs := Wait[map[string]string](tab, `(() => { const r = {}; document.querySelectorAll('.cmgd-panel [c-error]').forEach(e => { if (e.textContent) r[e.getAttribute('c-error')] = e.textContent; }); return Object.keys(r).length && r; })()`, boot)
+	if errs["email"] != "Заполните это поле" || errs["group_id"] != "Заполните это поле" || len(errs) != 2 {
+		t.Errorf("field errors %v, want email and group_id required", errs)
+	}
+	if got := Eval[string](tab, `document.activeElement.id + ' ' + document.activeElement.getAttribute('aria-invalid')`); got != "cmgd-om-group_id true" {
+		t.Errorf("focus after a failed submit on %q, want the first invalid field", got)
+	}
+	// A bad e-mail and a short phone are refused in the browser.
+	tab.Run(chromedp.SetValue(chromedp.CSS(`#cmgd-om-group_id`), "2"),
+		chromedp.SendKeys(chromedp.CSS(`#cmgd-om-phone`), "912345"),
+		chromedp.SendKeys(chromedp.CSS(`#cmgd-om-email`), "not-an-email"),
+		chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+	Wait[bool](tab, `document.getElementById('cmgd-om-email-error').textContent === 'Проверьте адрес e-mail' && document.getElementById('cmgd-om-phone-error').textContent !== ''`, boot)
+	screenshot(t, tab, "desktop-errors")
+	// An address the browser accepts but the server refuses: the server's field error lands on the field.
+	Eval[bool](tab, `document.getElementById('cmgd-om-email').value = ''; true`)
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`#cmgd-om-email`), "ivan@example..ru"),
+		chromedp.SendKeys(chromedp.CSS(`#cmgd-om-phone`), "6789"),
+		chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+	Wait[bool](tab, `document.getElementById('cmgd-om-email').getAttribute('aria-invalid') === 'true' && document.getElementById('cmgd-om-email-error').textContent === 'Проверьте адрес e-mail' && document.getElementById('cmgd-om-phone-error').textContent === ''`, boot)
+	time.Sleep(200 * time.Millisecond)
+	if n := env.rows(t, `SELECT 1 FROM offline_requests WHERE `+siteFilter, env.SiteKey); len(n) != 0 {
+		t.Fatalf("invalid input stored %d requests", len(n))
+	}
+
+	// A valid request, with visitor text that looks like HTML.
+	Eval[bool](tab, `document.getElementById('cmgd-om-email').value = ''; true`)
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`#cmgd-om-email`), "ivan@example.ru"),
+		chromedp.SendKeys(chromedp.CSS(`#cmgd-om-message`), "Нужен букет "+xss),
+		chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+	Wait[bool](tab, `!document.querySelector('.cmgd-done').hidden`, boot)
+	done := Eval[string](tab, `document.querySelector('.cmgd-done__title').textContent + ' / ' + document.querySelector('.cmgd-done__text').textContent`)
+	if done != "Заявка отправлена / Спасибо! Мы свяжемся с вами в ближайшее время." {
+		t.Errorf("success message %q", done)
+	}
+	screenshot(t, tab, "desktop-sent")
+	rows := env.waitRows(t, 1, `SELECT name, email, phone, message, coalesce(group_id::text, ''), form_name, visitor_id::text || ' ' || session_id::text, hit_id IS NOT NULL
+		FROM offline_requests WHERE `+siteFilter, env.SiteKey)
+	ids := fmt.Sprint(int64(c["visitor_id"].(float64))) + " " + fmt.Sprint(int64(c["session_id"].(float64)))
+	want := fmt.Sprint([]string{"", "ivan@example.ru", "79123456789", "Нужен букет " + xss, "2", "Отправить заявку", ids, "true"})
+	if len(rows) != 1 || fmt.Sprint(rows[0]) != want {
+		t.Errorf("stored requests %v\nwant [%s]", rows, want)
+	}
+	if got := Eval[[]string](tab, `E`); strings.Join(got, ",") != "start:sendofflinerequest,end:false,start:sendofflinerequest,end:true" {
+		t.Errorf("Comagic.on ui:action events %v", got)
+	}
+	if got := Eval[string](tab, `Comagic.visitorCard.getItem('email') + ' ' + Comagic.visitorCard.getItem('phone')`); got != "ivan@example.ru 79123456789" {
+		t.Errorf("visitorCard %q", got)
+	}
+	// Closing the success view resets the form for the next request.
+	tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-done .cmgd-button`)))
+	Wait[bool](tab, `!Comagic.UI.getWidget('consultant_offline_message').isVisible() && document.getElementById('cmgd-om-email').value === ''`, boot)
+	if Eval[bool](tab, `window.pwned === undefined && !document.querySelector('img[src=x]')`) != true {
+		t.Error("visitor text was interpreted as HTML")
+	}
+	noExceptions(t, tab)
+}
+
+// sendRequest and the sendofflinerequest event, called by a site's own
+// controller: the event carries {success, info{title, message}}.
+func TestConsultantSendRequestAPI(t *testing.T) {
+	env := startWidgetEnv(t)
+	env.settings(t, "consultant", "desktop")
+	pages := NewPageServer(t)
+	tab := newTab(t)
+	page := `<script>
+	window.got = [];
+	Comagic.UI.registerViewController('consultant', function (settings, tpls) {
+	  const w = Comagic.UI.createWidget('consultant_offline_message', {settings: settings, template: '<div><p c-ref="name"><%- offline_message.title %></p></div>'});
+	  w.on('sendofflinerequest', ev => { got.push(ev); if (got.length === 1) w.sendRequest({name: '` + xss + `', message: 'Второй', group_id: '1'}); });
+	  w.sendRequest({email: 'broken@'});
+	});
+	</script>`
+	tab.Go(pages.Page("/api", embedPage(env.syncEmbed(""), page)))
+	got := Wait[[]map[string]any](tab, `window.got.length === 2 && got`, boot)
+	if got[0]["success"] != false || got[0]["field"] != "email" {
+		t.Errorf("first event %v, want a failure naming email", got[0])
+	}
+	if info, _ := got[1]["info"].(map[string]any); got[1]["success"] != true || info["title"] != "Заявка отправлена" || info["message"] == "" {
+		t.Errorf("second event %v", got[1])
+	}
+	rows := env.waitRows(t, 1, `SELECT name, message, group_id FROM offline_requests WHERE `+siteFilter, env.SiteKey)
+	if fmt.Sprint(rows) != fmt.Sprint([][]string{{xss, "Второй", "1"}}) {
+		t.Errorf("stored %v", rows)
+	}
+	if len(resources(tab, "/static/widgets/consultant.js")) != 0 {
+		t.Error("the default consultant controller was fetched although the page registered its own")
+	}
+	noExceptions(t, tab)
+}
+
+// applyWidgetsOptions replaces the consultant's js, css and templates for
+// desktop only: a mobile browser on the same page gets the default widget,
+// full-size on the phone.
+func TestConsultantOptionsPerDevice(t *testing.T) {
+	env := startWidgetEnv(t)
+	env.settings(t, "consultant", "desktop")
+	env.settings(t, "consultant", "mobile")
+	pages := NewPageServer(t)
+	css(pages, "/my/consultant.css", `.my-form { color: rgb(9, 8, 7); }`)
+	pages.Page("/my/form.html", `<div class="my-form"><b c-ref="t"><%- offline_message.title %></b></div>`)
+	pages.Page("/my/consultant.js", `Comagic.UI.registerViewController('consultant', function (settings, tpls) {
+		const w = Comagic.UI.createWidget('consultant_offline_message', {settings: settings, template: tpls.consultant_offline_message});
+		w.render();
+		window.custom = {color: getComputedStyle(w.getEl()).color, title: w.refs.t.textContent, label: typeof tpls.consultant_label};
+	});`)
+	opts := `__cs.push(['applyWidgetsOptions', {consultant: {desktop: {js: '/my/consultant.js', css: '/my/consultant.css', tpls: {consultant_offline_message: '/my/form.html'}}}}]);`
+	page := pages.Page("/dev", embedPage(`<meta name="viewport" content="width=device-width, initial-scale=1">`+
+		`<script>var __cs = __cs || []; __cs.push(["setCsAccount", "`+env.SiteKey+`"]);`+opts+`</script>`+
+		`<script async src="`+env.Host+`/static/cs.min.js"></script>`, shopPage))
+
+	t.Run("desktop", func(t *testing.T) {
+		tab := newTab(t)
+		tab.Go(page)
+		got := Wait[map[string]any](tab, `window.custom`, boot)
+		want := map[string]any{"color": "rgb(9, 8, 7)", "title": "Отправить заявку", "label": "string"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("custom controller saw %v, want %v", got, want)
+		}
+		if n := len(resources(tab, "/static/widgets/consultant.js")) + len(resources(tab, "/static/widgets/consultant.css")); n != 0 {
+			t.Errorf("default consultant js/css fetched on desktop: %v", resources(tab, "/static/widgets/"))
+		}
+		if Eval[string](tab, `Comagic.getDeviceType()`) != "desktop" {
+			t.Error("device type is not desktop")
+		}
+		noExceptions(t, tab)
+	})
+
+	t.Run("mobile", func(t *testing.T) {
+		tab := newTab(t)
+		tab.Run(chromedp.Emulate(device.IPhone12))
+		tab.Go(page)
+		Wait[bool](tab, `!!document.querySelector('.cmgd-label__button')`, boot)
+		if Eval[string](tab, `Comagic.getDeviceType()`) != "mobile" {
+			t.Fatal("the server did not see a mobile device")
+		}
+		if len(resources(tab, "/my/")) != 0 || Eval[bool](tab, `window.custom === undefined`) != true {
+			t.Errorf("desktop customisation applied on mobile: %v", resources(tab, "/my/"))
+		}
+		screenshot(t, tab, "mobile-label")
+		tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-label__button`)))
+		Wait[bool](tab, `Comagic.UI.getWidget('consultant_rack').isVisible()`, boot)
+		screenshot(t, tab, "mobile-rack")
+		tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-channel`)))
+		Wait[bool](tab, `Comagic.UI.getWidget('consultant_offline_message').isVisible()`, boot)
+		full := Eval[map[string]any](tab, `(() => { const r = document.querySelector('.cmgd-panel').getBoundingClientRect();
+			return {full: Comagic.UI.Mobile.isFullSizeMode(), w: r.width === innerWidth, h: r.height === innerHeight, locked: document.documentElement.classList.contains('comagic-mobile-locked')}; })()`)
+		if !reflect.DeepEqual(full, map[string]any{"full": true, "w": true, "h": true, "locked": true}) {
+			t.Errorf("mobile form is not full-size: %v", full)
+		}
+		tab.Run(chromedp.SendKeys(chromedp.CSS(`#cmgd-om-message`), xss))
+		tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+		Wait[bool](tab, `document.getElementById('cmgd-om-email-error').textContent !== ''`, boot)
+		screenshot(t, tab, "mobile-form")
+		tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-panel [c-ref=close]`)))
+		Wait[bool](tab, `!document.documentElement.classList.contains('comagic-mobile-locked')`, boot)
+		if Eval[bool](tab, `window.pwned === undefined`) != true {
+			t.Error("visitor text was interpreted as HTML")
+		}
+		noExceptions(t, tab)
+	})
 }

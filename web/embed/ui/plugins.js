@@ -146,6 +146,13 @@ function formField(w, el) {
     selectField(w, el);
     return;
   }
+  const clear = () => {
+    if (el.getAttribute('aria-invalid') && !errorsOf(w, el)) {
+      el.removeAttribute('aria-invalid');
+      el.classList.remove('comagic-field--invalid');
+    }
+  };
+  listen(w, el, 'change', clear);
   if (!editable) return;
   const fix = () => {
     const v = rawValue(el);
@@ -162,10 +169,7 @@ function formField(w, el) {
         } catch (e) { /* not a text field */ }
       }
     }
-    if (el.getAttribute('aria-invalid') && !errorsOf(w, el)) {
-      el.removeAttribute('aria-invalid');
-      el.classList.remove('comagic-field--invalid');
-    }
+    clear();
   };
   listen(w, el, 'input', fix);
   if (mask && el.tagName === 'INPUT' && !el.placeholder) el.placeholder = mask;
