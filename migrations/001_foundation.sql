@@ -28,9 +28,16 @@ CREATE INDEX sites_account_idx ON sites (account_id);
 
 -- Visitor, session and hit ids come from sequences that step by 100: each
 -- nextval hands a server node a block of 100 ids (internal/postgres/ids.go).
+--
+-- The high-volume tracking tables (visitors, sessions, hits, events) carry no
+-- foreign keys: every row is written by the group-committed tracking path from
+-- ids the server issued and verified (the HMAC key binds site, visitor and
+-- session), and a foreign-key check would lock the one shared sites row from
+-- every concurrent transaction. Deleting a site or purging visitors deletes
+-- from these tables explicitly. The low-volume tables below keep their keys.
 CREATE TABLE visitors (
     id         bigint PRIMARY KEY,
-    site_id    bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id    bigint NOT NULL,
     name       text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
@@ -40,8 +47,8 @@ CREATE INDEX visitors_site_idx ON visitors (site_id, created_at);
 
 CREATE TABLE sessions (
     id              bigint PRIMARY KEY,
-    site_id         bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
-    visitor_id      bigint NOT NULL REFERENCES visitors (id) ON DELETE CASCADE,
+    site_id         bigint NOT NULL,
+    visitor_id      bigint NOT NULL,
     started_at      timestamptz NOT NULL,
     last_hit_at     timestamptz NOT NULL,
     source_key      text NOT NULL DEFAULT '',
@@ -63,9 +70,9 @@ CREATE INDEX sessions_site_idx ON sessions (site_id, started_at);
 
 CREATE TABLE hits (
     id           bigint PRIMARY KEY,
-    site_id      bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id      bigint NOT NULL,
     visitor_id   bigint NOT NULL,
-    session_id   bigint NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id   bigint NOT NULL,
     created_at   timestamptz NOT NULL,
     url          text NOT NULL,
     title        text NOT NULL DEFAULT '',
@@ -85,9 +92,9 @@ CREATE INDEX hits_site_idx ON hits (site_id, created_at);
 
 CREATE TABLE events (
     id         bigserial PRIMARY KEY,
-    site_id    bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id    bigint NOT NULL,
     visitor_id bigint NOT NULL,
-    session_id bigint NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id bigint NOT NULL,
     hit_id     bigint,
     created_at timestamptz NOT NULL,
     category   text NOT NULL,
@@ -98,8 +105,10 @@ CREATE TABLE events (
 CREATE INDEX events_site_idx ON events (site_id, created_at);
 CREATE INDEX events_session_idx ON events (session_id);
 
+-- Properties and contacts belong to a visitor, who belongs to the site: the
+-- visitor's key is the one to check.
 CREATE TABLE visitor_properties (
-    site_id    bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id    bigint NOT NULL,
     visitor_id bigint NOT NULL REFERENCES visitors (id) ON DELETE CASCADE,
     name       text NOT NULL,
     value      text, -- NULL: a bare flag without value
@@ -109,7 +118,7 @@ CREATE TABLE visitor_properties (
 CREATE INDEX visitor_properties_site_idx ON visitor_properties (site_id, name);
 
 CREATE TABLE visitor_contacts (
-    site_id    bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id    bigint NOT NULL,
     visitor_id bigint NOT NULL REFERENCES visitors (id) ON DELETE CASCADE,
     kind       text NOT NULL CHECK (kind IN ('phone', 'email')),
     value      text NOT NULL,

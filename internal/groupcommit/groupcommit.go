@@ -11,13 +11,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// FlushFunc writes a batch of items inside tx. It may record per-item results in
-// the items themselves (they are usually pointers). An error rolls the batch back;
-// the batcher then retries each item alone so that one bad item fails only itself.
-type FlushFunc[T any] func(ctx context.Context, tx pgx.Tx, items []T) error
+// Conn is what a flush writes through: a transaction, or a pooled connection
+// when the batcher runs without explicit transactions (Options.Atomic).
+type Conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// FlushFunc writes a batch of items through conn. It may record per-item results
+// in the items themselves (they are usually pointers). An error rolls the batch
+// back; the batcher then retries each item alone so that one bad item fails only
+// itself.
+type FlushFunc[T any] func(ctx context.Context, conn Conn, items []T) error
 
 // Options tune a Batcher.
 type Options struct {
@@ -25,6 +37,10 @@ type Options struct {
 	MaxBatch int
 	// Workers is the number of transactions that may be in flight at once (default 4).
 	Workers int
+	// Atomic says the flush writes with one statement, or one pgx.Batch (which
+	// PostgreSQL runs as one implicit transaction), so it is atomic without
+	// BEGIN and COMMIT; the batcher then spares those two round trips.
+	Atomic bool
 }
 
 // commitTimeout bounds one transaction so that a stuck database fails callers
@@ -41,11 +57,12 @@ type pending[T any] struct {
 
 // Batcher groups items submitted concurrently with Do into transactions.
 type Batcher[T any] struct {
-	name  string
-	pool  *pgxpool.Pool
-	flush FlushFunc[T]
-	max   int
-	in    chan *pending[T]
+	name   string
+	pool   *pgxpool.Pool
+	flush  FlushFunc[T]
+	max    int
+	atomic bool
+	in     chan *pending[T]
 
 	mu     sync.RWMutex
 	closed bool
@@ -63,11 +80,12 @@ func New[T any](name string, pool *pgxpool.Pool, flush FlushFunc[T], opts Option
 		opts.Workers = 4
 	}
 	b := &Batcher[T]{
-		name:  name,
-		pool:  pool,
-		flush: flush,
-		max:   opts.MaxBatch,
-		in:    make(chan *pending[T], opts.MaxBatch*opts.Workers),
+		name:   name,
+		pool:   pool,
+		flush:  flush,
+		max:    opts.MaxBatch,
+		atomic: opts.Atomic,
+		in:     make(chan *pending[T], opts.MaxBatch*opts.Workers),
 	}
 	for range opts.Workers {
 		b.wg.Add(1)
@@ -146,7 +164,11 @@ func (b *Batcher[T]) run(batch []*pending[T]) {
 		items[i] = p.item
 	}
 	err := b.commit(items)
-	if err == nil || len(batch) == 1 {
+	var pgErr *pgconn.PgError
+	if err == nil || len(batch) == 1 || (b.atomic && !errors.As(err, &pgErr)) {
+		// Without an explicit transaction, only an error the server reported
+		// proves the batch was rolled back; after any other error it may have
+		// committed, so it is not written a second time.
 		if err == nil && b.onBatch != nil {
 			b.onBatch(len(batch))
 		}
@@ -165,9 +187,12 @@ func (b *Batcher[T]) commit(items []T) error {
 	// up must not abort the others' writes.
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-		return b.flush(ctx, tx, items)
-	})
+	var err error
+	if b.atomic {
+		err = b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return b.flush(ctx, c, items) })
+	} else {
+		err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return b.flush(ctx, tx, items) })
+	}
 	if err != nil {
 		return fmt.Errorf("groupcommit %s: %w", b.name, err)
 	}

@@ -20,13 +20,19 @@ type item struct {
 }
 
 func TestGroupCommit(t *testing.T) {
+	for _, atomic := range []bool{false, true} {
+		t.Run(fmt.Sprintf("atomic=%v", atomic), func(t *testing.T) { testGroupCommit(t, atomic) })
+	}
+}
+
+func testGroupCommit(t *testing.T, noTx bool) {
 	db := testenv.NewDB(t)
 	ctx := context.Background()
 	if _, err := db.Exec(ctx, `CREATE TABLE gc (id bigserial PRIMARY KEY, n int NOT NULL CHECK (n >= 0))`); err != nil {
 		t.Fatal(err)
 	}
 	var batches, maxBatch atomic.Int64
-	b := groupcommit.New("gc", db, func(ctx context.Context, tx pgx.Tx, items []*item) error {
+	b := groupcommit.New("gc", db, func(ctx context.Context, tx groupcommit.Conn, items []*item) error {
 		bt := &pgx.Batch{}
 		for _, it := range items {
 			bt.Queue(`INSERT INTO gc (n) VALUES ($1) RETURNING id`, it.n)
@@ -39,7 +45,7 @@ func TestGroupCommit(t *testing.T) {
 			}
 		}
 		return nil
-	}, groupcommit.Options{MaxBatch: 64, Workers: 2})
+	}, groupcommit.Options{MaxBatch: 64, Workers: 2, Atomic: noTx})
 	b.OnBatch(func(n int) {
 		batches.Add(1)
 		for {
@@ -100,7 +106,7 @@ func TestGroupCommit(t *testing.T) {
 func TestCallerGivesUp(t *testing.T) {
 	db := testenv.NewDB(t)
 	release := make(chan struct{})
-	b := groupcommit.New("slow", db, func(ctx context.Context, tx pgx.Tx, items []*item) error {
+	b := groupcommit.New("slow", db, func(ctx context.Context, tx groupcommit.Conn, items []*item) error {
 		<-release
 		return nil
 	}, groupcommit.Options{Workers: 1})

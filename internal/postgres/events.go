@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/groupcommit"
 )
 
 // EventWrite is one custom event to store; the session is already verified.
@@ -22,7 +21,7 @@ func (s *Store) TrackEvent(ctx context.Context, ev comagic.Event) error {
 	return nil
 }
 
-func flushEvents(ctx context.Context, tx pgx.Tx, items []*EventWrite) error {
+func flushEvents(ctx context.Context, conn groupcommit.Conn, items []*EventWrite) error {
 	n := len(items)
 	site, visitor, session, hit := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	at := make([]time.Time, n)
@@ -37,7 +36,7 @@ func flushEvents(ctx context.Context, tx pgx.Tx, items []*EventWrite) error {
 	                       $6::text[], $7::text[], $8::text[], $9::text[])
 	                AS v(site_id, visitor_id, session_id, hit_id, at, category, action, name, value)
 	           LEFT JOIN hits h ON h.id = v.hit_id AND h.session_id = v.session_id`
-	if _, err := tx.Exec(ctx, q, site, visitor, session, hit, at, category, action, name, value); err != nil {
+	if _, err := conn.Exec(ctx, q, site, visitor, session, hit, at, category, action, name, value); err != nil {
 		return fmt.Errorf("postgres: insert events: %w", err)
 	}
 	return nil

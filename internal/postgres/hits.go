@@ -6,9 +6,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/groupcommit"
 )
 
 // RecordHit resolves the session of the page view (continuing the claimed one
@@ -24,8 +23,10 @@ type sessionState struct {
 	sourceKey         string
 }
 
-// flushHits writes a batch of page views with a few statements for the batch.
-func (s *Store) flushHits(ctx context.Context, tx pgx.Tx, items []*comagic.HitWrite) error {
+// flushHits writes a batch of page views with two statements for the whole
+// batch: one reads the sessions the items claim, one writes visitors, sessions,
+// session touches and hits together (a single statement, so it is atomic).
+func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*comagic.HitWrite) error {
 	// 1. Load the sessions the items claim to continue.
 	var claimed []int64
 	for _, w := range items {
@@ -35,8 +36,8 @@ func (s *Store) flushHits(ctx context.Context, tx pgx.Tx, items []*comagic.HitWr
 	}
 	known := map[int64]sessionState{}
 	if len(claimed) > 0 {
-		rows, err := tx.Query(ctx, `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
-		                            FROM sessions WHERE id = ANY($1) FOR UPDATE`, claimed)
+		rows, err := conn.Query(ctx, `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
+		                              FROM sessions WHERE id = ANY($1)`, claimed)
 		if err != nil {
 			return fmt.Errorf("postgres: load sessions: %w", err)
 		}
@@ -81,7 +82,7 @@ func (s *Store) flushHits(ctx context.Context, tx pgx.Tx, items []*comagic.HitWr
 		newSessions++
 	}
 
-	// 3. Reserve ids and write visitors, sessions and hits.
+	// 3. Reserve ids and write everything.
 	vids, err := s.visitorIDs.take(ctx, newVisitors)
 	if err != nil {
 		return err
@@ -94,7 +95,9 @@ func (s *Store) flushHits(ctx context.Context, tx pgx.Tx, items []*comagic.HitWr
 	if err != nil {
 		return err
 	}
-	var visitorRows, sessionRows, hitRows [][]any
+	var v visitorCols
+	var ss sessionCols
+	var h hitCols
 	var touchIDs []int64
 	var touchAt []time.Time
 	for i, w := range items {
@@ -103,61 +106,108 @@ func (s *Store) flushHits(ctx context.Context, tx pgx.Tx, items []*comagic.HitWr
 		ip := storedIP(w.View.IP, w.Site.AnonymizeIP)
 		if r.NewVisitor {
 			r.VisitorID, vids = vids[0], vids[1:]
-			visitorRows = append(visitorRows, []any{r.VisitorID, w.Site.ID, w.At, w.At})
+			v.add(r.VisitorID, w.Site.ID, w.At)
 		}
 		if r.NewSession {
 			r.SessionID, sids = sids[0], sids[1:]
 			r.SessionStartedAt = w.At
-			src := w.Source
-			sessionRows = append(sessionRows, []any{r.SessionID, w.Site.ID, r.VisitorID, w.At, w.At, src.Key,
-				w.View.Referrer, src.ReferrerDomain, w.View.URL, src.UTMSource, src.UTMMedium, src.UTMCampaign,
-				src.UTMTerm, src.UTMContent, w.Device, w.View.UserAgent, ip})
+			ss.add(r, w, ip)
 		} else {
 			touchIDs = append(touchIDs, r.SessionID)
 			touchAt = append(touchAt, w.At)
 		}
-		hitRows = append(hitRows, []any{r.HitID, w.Site.ID, r.VisitorID, r.SessionID, w.At, w.View.URL, w.View.Title,
-			w.View.Referrer, w.Source.UTMSource, w.Source.UTMMedium, w.Source.UTMCampaign, w.Source.UTMTerm,
-			w.Source.UTMContent, w.Device, w.View.UserAgent, ip})
+		h.add(r, w, ip)
 	}
-	if len(touchIDs) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE sessions s SET last_hit_at = GREATEST(s.last_hit_at, v.at)
-		                           FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::timestamptz[]) u(id, at) GROUP BY id) v
-		                           WHERE s.id = v.id`, touchIDs, touchAt); err != nil {
-			return fmt.Errorf("postgres: touch sessions: %w", err)
-		}
-	}
-	if err := copyRows(ctx, tx, "visitors", []string{"id", "site_id", "created_at", "updated_at"}, visitorRows); err != nil {
-		return err
-	}
-	if err := copyRows(ctx, tx, "sessions", []string{"id", "site_id", "visitor_id", "started_at", "last_hit_at", "source_key",
-		"referrer", "referrer_domain", "landing_url", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-		"device_type", "user_agent", "ip"}, sessionRows); err != nil {
-		return err
-	}
-	if err := copyRows(ctx, tx, "hits", []string{"id", "site_id", "visitor_id", "session_id", "created_at", "url", "title",
-		"referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "device_type", "user_agent", "ip"}, hitRows); err != nil {
-		return err
+	const q = `WITH new_visitors AS (
+	    INSERT INTO visitors (id, site_id, created_at, updated_at)
+	    SELECT id, site_id, at, at FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS t(id, site_id, at)
+	), new_sessions AS (
+	    INSERT INTO sessions (id, site_id, visitor_id, started_at, last_hit_at, source_key, referrer, referrer_domain,
+	                          landing_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)
+	    SELECT id, site_id, visitor_id, at, at, source_key, referrer, referrer_domain, landing_url,
+	           utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, NULLIF(ip, '')::inet
+	    FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
+	                $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+	         AS t(id, site_id, visitor_id, at, source_key, referrer, referrer_domain, landing_url,
+	              utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)
+	), touched AS (
+	    UPDATE sessions s SET last_hit_at = GREATEST(s.last_hit_at, t.at)
+	    FROM (SELECT id, max(at) AS at FROM unnest($20::bigint[], $21::timestamptz[]) AS u(id, at) GROUP BY id) AS t
+	    WHERE s.id = t.id
+	)
+	INSERT INTO hits (id, site_id, visitor_id, session_id, created_at, url, title, referrer,
+	                  utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)
+	SELECT id, site_id, visitor_id, session_id, at, url, title, referrer,
+	       utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, NULLIF(ip, '')::inet
+	FROM unnest($22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::timestamptz[], $27::text[], $28::text[], $29::text[],
+	            $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[])
+	     AS t(id, site_id, visitor_id, session_id, at, url, title, referrer,
+	          utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)`
+	args := []any{v.id, v.site, v.at,
+		ss.id, ss.site, ss.visitor, ss.at, ss.sourceKey, ss.referrer, ss.referrerDomain, ss.landing,
+		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
+		touchIDs, touchAt,
+		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
+		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip}
+	if _, err := conn.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("postgres: write page views: %w", err)
 	}
 	return nil
 }
 
-func copyRows(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
+// visitorCols, sessionCols and hitCols hold a batch's new rows column by column,
+// as unnest wants them.
+type visitorCols struct {
+	id, site []int64
+	at       []time.Time
+}
+
+func (c *visitorCols) add(id, site int64, at time.Time) {
+	c.id, c.site, c.at = append(c.id, id), append(c.site, site), append(c.at, at)
+}
+
+type sessionCols struct {
+	id, site, visitor                                            []int64
+	at                                                           []time.Time
+	sourceKey, referrer, referrerDomain, landing, device, ua, ip []string
+	utm                                                          [5][]string
+}
+
+func (c *sessionCols) add(r *comagic.Hit, w *comagic.HitWrite, ip string) {
+	src := w.Source
+	c.id, c.site, c.visitor, c.at = append(c.id, r.SessionID), append(c.site, w.Site.ID), append(c.visitor, r.VisitorID), append(c.at, w.At)
+	c.sourceKey, c.referrer, c.referrerDomain = append(c.sourceKey, src.Key), append(c.referrer, w.View.Referrer), append(c.referrerDomain, src.ReferrerDomain)
+	c.landing, c.device, c.ua, c.ip = append(c.landing, w.View.URL), append(c.device, w.Device), append(c.ua, w.View.UserAgent), append(c.ip, ip)
+	c.utm = appendUTM(c.utm, src)
+}
+
+type hitCols struct {
+	id, site, visitor, session           []int64
+	at                                   []time.Time
+	url, title, referrer, device, ua, ip []string
+	utm                                  [5][]string
+}
+
+func (c *hitCols) add(r *comagic.Hit, w *comagic.HitWrite, ip string) {
+	c.id, c.site, c.visitor, c.session, c.at = append(c.id, r.HitID), append(c.site, w.Site.ID), append(c.visitor, r.VisitorID), append(c.session, r.SessionID), append(c.at, w.At)
+	c.url, c.title, c.referrer = append(c.url, w.View.URL), append(c.title, w.View.Title), append(c.referrer, w.View.Referrer)
+	c.device, c.ua, c.ip = append(c.device, w.Device), append(c.ua, w.View.UserAgent), append(c.ip, ip)
+	c.utm = appendUTM(c.utm, w.Source)
+}
+
+func appendUTM(u [5][]string, s comagic.Source) [5][]string {
+	for i, v := range [5]string{s.UTMSource, s.UTMMedium, s.UTMCampaign, s.UTMTerm, s.UTMContent} {
+		u[i] = append(u[i], v)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("postgres: copy %s: %w", table, err)
-	}
-	return nil
+	return u
 }
 
 // storedIP parses ip and, when asked, anonymises it: the last octet of IPv4 and
-// the last 80 bits of IPv6 are zeroed. Unparseable addresses are stored as NULL.
-func storedIP(ip string, anonymize bool) *netip.Addr {
+// the last 80 bits of IPv6 are zeroed. Unparseable addresses give "" (NULL).
+func storedIP(ip string, anonymize bool) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return nil
+		return ""
 	}
 	a = a.Unmap()
 	if anonymize {
@@ -168,5 +218,5 @@ func storedIP(ip string, anonymize bool) *netip.Addr {
 		p, _ := a.Prefix(bits)
 		a = p.Addr()
 	}
-	return &a
+	return a.String()
 }

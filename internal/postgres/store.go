@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,10 +19,16 @@ type Store struct {
 
 	visitorIDs, sessionIDs, hitIDs *idAllocator
 
+	sessMu   sync.RWMutex
+	sessions map[int64]comagic.SessionRef // SessionByID answers
+
 	hits   *groupcommit.Batcher[*comagic.HitWrite]
 	events *groupcommit.Batcher[*EventWrite]
 	ops    *groupcommit.Batcher[*op]
 }
+
+// maxCachedSessions bounds the SessionByID cache; it is emptied when full.
+const maxCachedSessions = 100000
 
 // BatchObserver receives the size of every committed batch of a write path
 // ("hits", "events", "ops"); used for metrics. It may be nil.
@@ -34,10 +41,14 @@ func NewStore(db *pgxpool.Pool, observe BatchObserver) *Store {
 		visitorIDs: newIDAllocator(db, "visitors_id_seq"),
 		sessionIDs: newIDAllocator(db, "sessions_id_seq"),
 		hitIDs:     newIDAllocator(db, "hits_id_seq"),
+		sessions:   map[int64]comagic.SessionRef{},
 	}
-	s.hits = groupcommit.New("hits", db, s.flushHits, groupcommit.Options{})
-	s.events = groupcommit.New("events", db, flushEvents, groupcommit.Options{})
-	s.ops = groupcommit.New("ops", db, flushOps, groupcommit.Options{})
+	// Every flush writes with one statement or one pipelined batch, which
+	// PostgreSQL commits as one implicit transaction.
+	atomic := groupcommit.Options{Atomic: true, Workers: 2}
+	s.hits = groupcommit.New("hits", db, s.flushHits, atomic)
+	s.events = groupcommit.New("events", db, flushEvents, atomic)
+	s.ops = groupcommit.New("ops", db, flushOps, atomic)
 	if observe != nil {
 		s.hits.OnBatch(func(n int) { observe("hits", n) })
 		s.events.OnBatch(func(n int) { observe("events", n) })
@@ -62,12 +73,12 @@ type op struct {
 	read  func(br pgx.BatchResults) error
 }
 
-func flushOps(ctx context.Context, tx pgx.Tx, items []*op) error {
+func flushOps(ctx context.Context, conn groupcommit.Conn, items []*op) error {
 	b := &pgx.Batch{}
 	for _, o := range items {
 		o.queue(b)
 	}
-	br := tx.SendBatch(ctx, b)
+	br := conn.SendBatch(ctx, b)
 	for _, o := range items {
 		if err := o.read(br); err != nil {
 			br.Close()

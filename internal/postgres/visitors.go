@@ -82,7 +82,14 @@ func (s *Store) DeleteProperty(ctx context.Context, siteID, visitorID int64, nam
 }
 
 // SessionByID returns the site, visitor and start of a session. Returns ENOTFOUND.
+// These never change, so answers are cached.
 func (s *Store) SessionByID(ctx context.Context, sessionID int64) (*comagic.SessionRef, error) {
+	s.sessMu.RLock()
+	cached, ok := s.sessions[sessionID]
+	s.sessMu.RUnlock()
+	if ok {
+		return &cached, nil
+	}
 	var r comagic.SessionRef
 	err := s.db.QueryRow(ctx, `SELECT site_id, visitor_id, started_at FROM sessions WHERE id = $1`, sessionID).
 		Scan(&r.SiteID, &r.VisitorID, &r.StartedAt)
@@ -92,5 +99,11 @@ func (s *Store) SessionByID(ctx context.Context, sessionID int64) (*comagic.Sess
 	if err != nil {
 		return nil, fmt.Errorf("postgres: session by id: %w", err)
 	}
+	s.sessMu.Lock()
+	if len(s.sessions) >= maxCachedSessions {
+		clear(s.sessions)
+	}
+	s.sessions[sessionID] = r
+	s.sessMu.Unlock()
 	return &r, nil
 }
