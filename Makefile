@@ -31,7 +31,7 @@ build:
 ## bench: load generator against an in-process server and a bare net/http handler
 bench:
 	@.ci/ensure-postgres
-	$(GO) run ./cmd/bench
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
 ## fuzz: run each fuzz target for a short while
 fuzz:
