@@ -696,3 +696,23 @@ func TestConsultantOptionsPerDevice(t *testing.T) {
 		noExceptions(t, tab)
 	})
 }
+
+// The default consultant works under a strict CSP without 'unsafe-eval' or
+// 'unsafe-inline' styles: templates are interpreted, colours set via CSSOM.
+func TestConsultantStrictCSP(t *testing.T) {
+	env := startWidgetEnv(t)
+	env.settings(t, "consultant", "desktop")
+	pages := NewPageServer(t)
+	tab := newTab(t)
+	csp := "default-src 'none'; script-src 'nonce-t3st' " + env.URL + "; connect-src " + env.URL + "; img-src " + env.URL + "; style-src " + env.URL + "; base-uri 'none'"
+	listen := `<script nonce=t3st>window.violations = []; document.addEventListener('securitypolicyviolation', e => violations.push(e.violatedDirective + ' ' + e.blockedURI));</script>`
+	code := strings.Replace(env.classic(), "<script>", "<script nonce=t3st>", 1)
+	tab.Go(pages.Page("/csp", embedPage(listen+code, ""), "Content-Security-Policy", csp))
+	Wait[bool](tab, `!!document.querySelector('.cmgd-label__button')`, boot)
+	Eval[bool](tab, `Comagic.openSiteRequestPanel(); true`)
+	Wait[bool](tab, `Comagic.UI.getWidget('consultant_offline_message').isVisible() && getComputedStyle(document.querySelector('.cmgd-panel__head')).backgroundColor === 'rgb(67, 164, 0)'`, boot)
+	if v := Wait[[]string](tab, `new Promise(r => setTimeout(() => r(window.violations), 300))`, boot); len(v) > 0 {
+		t.Fatalf("CSP violations: %q", v)
+	}
+	noExceptions(t, tab)
+}
