@@ -18,6 +18,9 @@ import (
 // coreBudget is the gzip size budget of the embed script core (DESIGN.md §6).
 const coreBudget = 15 << 10
 
+// consultantBudget is the gzip budget of the lazily loaded consultant widget.
+const consultantBudget = 40 << 10
+
 // version is set with -ldflags "-X main.version=..." by make build.
 var version = "dev"
 
@@ -49,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "embed script core: %d bytes gzip (budget %d)\n", assets.CoreSize(), coreBudget)
+		fmt.Fprintf(stdout, "consultant widget: %d bytes gzip, loaded when enabled (budget %d)\n", assets.WidgetSize("consultant"), consultantBudget)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
