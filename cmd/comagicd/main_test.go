@@ -133,6 +133,12 @@ func TestServeDemo(t *testing.T) {
 	if m == nil || !strings.Contains(out.String(), "site_key: "+m[2]) {
 		t.Fatalf("demo output:\n%s", out.String())
 	}
+	// The demo site has the consultant's request form on.
+	var n int
+	if err := testenv.NewDBAt(t, db).QueryRow(context.Background(),
+		`SELECT count(*) FROM sites WHERE settings->'consultant' ?& array['desktop','tablet','mobile']`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("demo consultant settings: %d %v", n, err)
+	}
 	resp, err := http.Get(base + "/demo/?k=" + m[2])
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("demo page: %v %v", resp, err)

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/comagicd/comagicd/internal/app"
+	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/postgres"
+	"github.com/comagicd/comagicd/internal/widgets"
 	"github.com/comagicd/comagicd/web"
 )
 
@@ -95,8 +97,19 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL string, out io
 		if err != nil {
 			return err
 		}
-		if _, err := sites.CreateSite(ctx, acc.ID, []string{"localhost", "127.0.0.1"}); err != nil {
+		site, err := sites.CreateSite(ctx, acc.ID, []string{"localhost", "127.0.0.1"})
+		if err != nil {
 			return err
+		}
+		// The consultant's request form is on for every device of the demo site.
+		settings, err := widgets.Validate("consultant", []byte(demoConsultant))
+		if err != nil {
+			return fmt.Errorf("demo consultant settings: %w", err)
+		}
+		for _, device := range comagic.DeviceTypes {
+			if _, err := sites.SetWidgetSettings(ctx, site.Key, "consultant", device, settings); err != nil {
+				return err
+			}
 		}
 	}
 	all, accounts, err := sites.ListSites(ctx)
@@ -117,6 +130,26 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL string, out io
 	fmt.Fprintf(out, "\ncomagicd is running at %s (the database already has sites; no demo site was created)\n", baseURL)
 	return nil
 }
+
+// demoConsultant enables the consultant's offline-request form on the demo site.
+const demoConsultant = `{
+  "common": {"banner_color": "2E7D32"},
+  "offline_message": {
+    "title": "Напишите нам",
+    "is_visible": true,
+    "is_animation_enabled": true,
+    "h_position": "right",
+    "v_position": "bottom",
+    "is_groups_enabled": true,
+    "group_title": "Отдел",
+    "allowed_groups": [{"id": 1, "name": "Продажи"}, {"id": 2, "name": "Доставка"}],
+    "fields": [
+      {"name": "name", "title": "Как к вам обращаться", "is_required": false},
+      {"name": "phone", "title": "Телефон", "is_required": true},
+      {"name": "message", "title": "Сообщение", "is_required": false}
+    ]
+  }
+}`
 
 // snippet is the classic embed code for a site.
 func snippet(baseURL, siteKey string) string {

@@ -65,6 +65,7 @@
       Comagic.storage.setItem('demo_clicks', n);
       show('storage demo_clicks', n);
     },
+    openSiteRequestPanel: function () { Comagic.openSiteRequestPanel(); show('openSiteRequestPanel()', 'the request form opens when the consultant is enabled'); },
     openChatWindow: function () { Comagic.openChatWindow(); show('openChatWindow()', 'see the console'); },
     openSitePhonePanel: function () { ComagicWidget.openSitePhonePanel(); show('openSitePhonePanel()', 'see the console'); }
   };
