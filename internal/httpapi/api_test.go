@@ -744,3 +744,29 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("healthz limited: %d", status)
 	}
 }
+
+// TestOddTextRoundTrips stores text with the characters array literals and SQL
+// treat specially, and reads it back unchanged.
+func TestOddTextRoundTrips(t *testing.T) {
+	c, srv := newServer(t)
+	site := srv.CreateSite(t, "shop.example")
+	odd := `a "quoted" {brace}, back\slash\\ 'single' NULL null ; -- ünïcødé 🌷 tab	end`
+	status, a := c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/?utm_source=" + url.QueryEscape(odd), "title": odd, "referrer": ""})
+	if status != 200 {
+		t.Fatalf("%d %v", status, a)
+	}
+	var title, utm string
+	if err := srv.DB.QueryRow(context.Background(), `SELECT h.title, s.utm_source FROM hits h JOIN sessions s ON s.id = h.session_id WHERE h.id = $1`, a.num("hit_id")).Scan(&title, &utm); err != nil {
+		t.Fatal(err)
+	}
+	if title != odd || utm != odd {
+		t.Fatalf("stored %q / %q, want %q", title, utm, odd)
+	}
+	v := visit{visitor: a.num("visitor_id"), session: a.num("session_id"), key: a.str("key"), hit: a.num("hit_id")}
+	if status, a := c.post("/api/track/"+site+"/event", merge(v.creds(), map[string]any{"category": odd, "action": odd, "name": "", "value": odd})); status != 200 {
+		t.Fatalf("event: %d %v", status, a)
+	}
+	if n := c.count(`SELECT count(*) FROM events WHERE category = $1 AND action = $1 AND value = $1 AND name = '' AND hit_id = $2`, odd, v.hit); n != 1 {
+		t.Fatalf("event rows: %d", n)
+	}
+}

@@ -34,13 +34,6 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
-	// Plan every execution with the tables' current sizes. A plan cached while a
-	// table was small (a new database) would keep scanning it whole as it grows
-	// for as long as the connection lives; planning the batch statements costs
-	// far less than that.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
@@ -120,6 +113,14 @@ func RedactURL(databaseURL string) string {
 	}
 	return u.String()
 }
+
+// planned runs a batch statement as an unnamed statement, planned on each
+// execution with its parameters and the tables' current sizes. A named
+// statement's generic plan made while a table was small (a new database) keeps
+// scanning it whole as it grows, for as long as the pooled connection lives;
+// the batch statements run a few hundred times a second, so planning them each
+// time costs little.
+var planned = pgx.QueryExecModeExec
 
 // isForeignKeyViolation reports a row that points at a row that no longer exists
 // (a purged visitor or session).
