@@ -8,12 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/mail"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/comagicd/comagicd/internal/comagic"
+	textfield "github.com/comagicd/comagicd/internal/fields"
 	"github.com/comagicd/comagicd/internal/phone"
 )
 
@@ -116,8 +116,8 @@ func Parse(fields map[string]any) (*Input, error) {
 		return nil, comagic.Invalid("site_key", "site_key is required when the tracking ids (key, visitor_id, session_id) are absent")
 	}
 	if r.Email != "" {
-		if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || !strings.Contains(r.Email[strings.LastIndexByte(r.Email, '@'):], ".") {
-			return nil, comagic.Invalid("email", "email %q is not a valid address", r.Email)
+		if err := textfield.Email("email", r.Email); err != nil {
+			return nil, err
 		}
 	}
 	if r.Name == "" && r.Email == "" && r.Phone == "" && r.Message == "" {
@@ -191,14 +191,7 @@ func text(fields map[string]any, name string, max int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return "", comagic.Invalid(name, "%s is not valid UTF-8 text", name)
-	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > max {
-		return "", comagic.Invalid(name, "%s is longer than %d characters", name, max)
-	}
-	return s, nil
+	return textfield.Text(name, s, max)
 }
 
 func id(fields map[string]any, name string) (int64, error) {

@@ -44,11 +44,13 @@ func NewSites(db *pgxpool.Pool) *Sites {
 
 const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at`
 
-func scanSite(row pgx.Row) (*comagic.Site, error) {
+// scanSite scans siteColumns, followed by any extra columns into extra.
+func scanSite(row pgx.Row, extra ...any) (*comagic.Site, error) {
 	var s comagic.Site
 	var timeout int
 	var settings []byte
-	if err := row.Scan(&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt); err != nil {
+	dest := append([]any{&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	s.SessionTimeout = time.Duration(timeout) * time.Second
@@ -199,15 +201,12 @@ func (s *Sites) ListSites(ctx context.Context) ([]*comagic.Site, []string, error
 	var sites []*comagic.Site
 	var accounts []string
 	for rows.Next() {
-		var site comagic.Site
-		var timeout int
-		var settings []byte
 		var account string
-		if err := rows.Scan(&site.ID, &site.AccountID, &site.Key, &site.Domains, &site.TimeZone, &site.Region, &timeout, &site.AnonymizeIP, &settings, &site.CreatedAt, &account); err != nil {
+		site, err := scanSite(rows, &account)
+		if err != nil {
 			return nil, nil, fmt.Errorf("postgres: list sites: %w", err)
 		}
-		site.SessionTimeout = time.Duration(timeout) * time.Second
-		sites = append(sites, &site)
+		sites = append(sites, site)
 		accounts = append(accounts, account)
 	}
 	if err := rows.Err(); err != nil {

@@ -2,13 +2,12 @@ package tracking
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/credentials"
+	"github.com/comagicd/comagicd/internal/fields"
 	"github.com/comagicd/comagicd/internal/phone"
 )
 
@@ -180,9 +179,8 @@ func CleanVisitorInfo(info comagic.VisitorInfo, region string) (comagic.VisitorI
 		info.Phone = p
 	}
 	if info.Email != "" {
-		a, err := mail.ParseAddress(info.Email)
-		if err != nil || a.Address != info.Email || !strings.Contains(info.Email[strings.LastIndexByte(info.Email, '@'):], ".") {
-			return info, comagic.Invalid("email", "email %q is not a valid address", info.Email)
+		if err := fields.Email("email", info.Email); err != nil {
+			return info, err
 		}
 		info.Email = strings.ToLower(info.Email)
 	}
@@ -228,16 +226,7 @@ func (s *Service) DeleteProperty(ctx context.Context, site *comagic.Site, creds 
 	return s.store.DeleteProperty(ctx, site.ID, creds.VisitorID, name)
 }
 
-func optionalText(field, s string, max int) (string, error) {
-	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return "", comagic.Invalid(field, "%s is not valid UTF-8 text", field)
-	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > max {
-		return "", comagic.Invalid(field, "%s is longer than %d characters", field, max)
-	}
-	return s, nil
-}
+func optionalText(field, s string, max int) (string, error) { return fields.Text(field, s, max) }
 
 func requiredText(field, s string, max int) (string, error) {
 	s, err := optionalText(field, s, max)
