@@ -8,11 +8,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/testenv"
 )
 
@@ -770,3 +772,38 @@ func TestOddTextRoundTrips(t *testing.T) {
 		t.Fatalf("event rows: %d", n)
 	}
 }
+
+func TestClientIPAndAnonymisation(t *testing.T) {
+	ip := func(srv *testenv.Server, hit int64) string {
+		var s string
+		if err := srv.DB.QueryRow(context.Background(), `SELECT host(ip) FROM hits WHERE id = $1`, hit).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// Behind a trusted proxy the right-most untrusted X-Forwarded-For hop counts.
+	srv := testenv.StartServer(t, testenv.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}})
+	c := &client{t: t, srv: srv}
+	site := srv.CreateSite(t, "shop.example")
+	_, a := c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "X-Forwarded-For", "198.51.100.9, 203.0.113.7, 10.1.2.3")
+	if got := ip(srv, a.num("hit_id")); got != "203.0.113.7" {
+		t.Errorf("trusted proxy: ip %s", got)
+	}
+	if _, err := srv.App.Sites.UpdateSite(context.Background(), site, postgres.SiteOptions{AnonymizeIP: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	_, a = c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "X-Forwarded-For", "203.0.113.7")
+	if got := ip(srv, a.num("hit_id")); got != "203.0.113.0" {
+		t.Errorf("anonymised: ip %s", got)
+	}
+	// Without trusted proxies the header is ignored.
+	plain := testenv.StartServer(t, testenv.Options{})
+	pc := &client{t: t, srv: plain}
+	site2 := plain.CreateSite(t, "shop.example")
+	_, a = pc.post("/api/track/"+site2+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "X-Forwarded-For", "203.0.113.7")
+	if got := ip(plain, a.num("hit_id")); got != "127.0.0.1" {
+		t.Errorf("untrusted header believed: ip %s", got)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -164,8 +165,10 @@ func NewDBAt(t testing.TB, url string) *pgxpool.Pool {
 type Options struct {
 	// RateLimit per client IP and minute; 0 (the default) turns it off.
 	RateLimit int
-	// Logger receives the server's logs; by default they go to t.Log on failure only.
+	// Logger receives the server's logs; by default they are discarded.
 	Logger *slog.Logger
+	// TrustedProxies are the networks whose X-Forwarded-For the server believes.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is a real comagicd listening on a random loopback port.
@@ -199,7 +202,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: url + "/", Secret: Secret, RateLimit: opts.RateLimit}
+	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: url + "/", Secret: Secret, RateLimit: opts.RateLimit, TrustedProxies: opts.TrustedProxies}
 	a, err := app.New(context.Background(), cfg, logger, assets)
 	if err != nil {
 		ln.Close()
