@@ -17,7 +17,7 @@ func TestWidgetSettingsDelivered(t *testing.T) {
 	status, a = c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
 	settings, _ = a["settings"].(map[string]any)
 	sp, _ = settings["sitephone"].(map[string]any)
-	if sp["title"] != "Звонок" || settings["consultant"] != nil {
+	if status != 200 || sp["title"] != "Звонок" || settings["consultant"] != nil {
 		t.Fatalf("mobile: %v", a)
 	}
 	srv.SetWidgetSettings(t, site, "sitephone", "desktop", "")
