@@ -738,6 +738,18 @@ func TestRateLimit(t *testing.T) {
 	if e, _ := a["error"].(map[string]any); status != 429 || e["code"] != "rate_limited" {
 		t.Fatalf("over the limit: %d %v", status, a)
 	}
+	// A page can read the 429: the site's CORS headers are on it.
+	b, _ := json.Marshal(map[string]any{"url": "https://shop.example/"})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/track/"+site+"/bootstrap", bytes.NewReader(b))
+	req.Header.Set("Origin", "https://shop.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("429 without CORS: %d %v", resp.StatusCode, resp.Header)
+	}
 	if n := c.count(`SELECT count(*) FROM hits`); n != 3 {
 		t.Fatalf("hits %d", n)
 	}

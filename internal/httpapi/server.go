@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -67,29 +67,33 @@ type Handler struct {
 func New(d Deps) *Handler {
 	h := &Handler{Deps: d}
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, h.clientIP, h.instrument)
+	r.Use(h.recoverer, h.clientIP, h.instrument)
 
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 
+	// The public endpoints are rate limited per client IP; the site's CORS
+	// headers come first so that a page can read a 429.
+	limit := func(next http.Handler) http.Handler { return next }
+	if d.RateLimit > 0 {
+		limit = httprate.LimitBy(d.RateLimit, time.Minute,
+			func(r *http.Request) (string, error) { return clientIPOf(r), nil },
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				h.fail(w, r, comagic.Errorf(comagic.ERATELIMITED, "too many requests, slow down"))
+			}))
+	}
+	r.Route("/api/track/{site_key}", func(r chi.Router) {
+		r.Use(h.siteCORS, limit)
+		r.Post("/bootstrap", h.bootstrap)
+		r.Post("/hit", h.hit)
+		r.Post("/event", h.event)
+		r.Post("/visitor_info", h.visitorInfo)
+		r.Post("/property/{op}", h.property)
+		r.Post("/offline_request", h.offlineRequest)
+	})
 	r.Group(func(r chi.Router) {
-		if d.RateLimit > 0 {
-			r.Use(httprate.LimitBy(d.RateLimit, time.Minute,
-				func(r *http.Request) (string, error) { return clientIPOf(r), nil },
-				httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-					h.fail(w, r, comagic.Errorf(comagic.ERATELIMITED, "too many requests, slow down"))
-				})))
-		}
-		r.Route("/api/track/{site_key}", func(r chi.Router) {
-			r.Use(h.siteCORS)
-			r.Post("/bootstrap", h.bootstrap)
-			r.Post("/hit", h.hit)
-			r.Post("/event", h.event)
-			r.Post("/visitor_info", h.visitorInfo)
-			r.Post("/property/{op}", h.property)
-			r.Post("/offline_request", h.offlineRequest)
-		})
+		r.Use(limit)
 		for _, prefix := range []string{"", "/comagic"} {
 			r.Get(prefix+"/vc/s", h.vcSet)
 			r.Get(prefix+"/vc/s/", h.vcSet)
@@ -117,6 +121,23 @@ func New(d Deps) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// recoverer turns a panic in a handler into a logged internal error with the
+// API's error shape, instead of a dropped connection.
+func (h *Handler) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.Logger.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, errorBody(comagic.Errorf(comagic.EINTERNAL, "internal error")))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
