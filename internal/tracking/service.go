@@ -74,7 +74,11 @@ func (s *Service) RecordHit(ctx context.Context, site *comagic.Site, creds *coma
 		return nil, err
 	}
 	hit := w.Result
-	hit.Key = s.signer.Key(site.ID, hit.VisitorID, hit.SessionID)
+	if hit.NewSession {
+		hit.Key = s.signer.Key(site.ID, hit.VisitorID, hit.SessionID)
+	} else {
+		hit.Key = w.Claimed.Key // verified above, and still the session's key
+	}
 	return &hit, nil
 }
 

@@ -36,7 +36,9 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 // own domains (or none) is internal and yields an empty key.
 func SourceOf(site *comagic.Site, pageURL, referrer string) comagic.Source {
 	var src comagic.Source
+	pageHost := ""
 	if u, err := url.Parse(pageURL); err == nil {
+		pageHost = u.Hostname()
 		q := u.Query()
 		src.UTMSource = Clip(q.Get("utm_source"), 255)
 		src.UTMMedium = Clip(q.Get("utm_medium"), 255)
@@ -56,7 +58,7 @@ func SourceOf(site *comagic.Site, pageURL, referrer string) comagic.Source {
 	}
 	if r, err := url.Parse(referrer); err == nil && r.Host != "" {
 		host := strings.ToLower(r.Hostname())
-		if !isOwnHost(site, pageURL, host) {
+		if !strings.EqualFold(host, pageHost) && !site.AllowsOrigin("http://"+host) {
 			src.ReferrerDomain = Clip(strings.TrimPrefix(host, "www."), 255)
 			if src.Key == "" {
 				src.Key = "ref:" + src.ReferrerDomain
@@ -64,11 +66,4 @@ func SourceOf(site *comagic.Site, pageURL, referrer string) comagic.Source {
 		}
 	}
 	return src
-}
-
-func isOwnHost(site *comagic.Site, pageURL, host string) bool {
-	if u, err := url.Parse(pageURL); err == nil && strings.EqualFold(u.Hostname(), host) {
-		return true
-	}
-	return site.AllowsOrigin("http://" + host)
 }
