@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,47 +353,3 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// StartPHP runs `php -S 127.0.0.1:PORT -t dir` for the test and returns its
-// base URL as http://localhost:PORT. It fails the test when php is missing.
-func StartPHP(t testing.TB, dir string) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		t.Fatalf("browsertest: php not found (apt-get install php-cli): %v", err)
-	}
-	port := FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(php, "-n", "-d", "allow_url_fopen=1", "-d", "short_open_tag=On", "-S", addr, "-t", dir)
-	cmd.Dir = dir
-	logf, err := os.Create(filepath.Join(t.TempDir(), "php.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("browsertest: start php: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("php -S log:\n%s", b)
-			}
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("browsertest: php -S did not listen on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "http://localhost:" + strconv.Itoa(port)
-}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/comagicd/comagicd/internal/testenv"
 )
 
 // formsSite writes the seed's form page, jQuery and PHP handlers into a temp
@@ -21,13 +23,14 @@ func formsSite(t *testing.T, embed string) string {
 		}
 	}
 	write("jquery.min.js", string(fetchJQuery(t)))
+	sendPHP, sendAjaxPHP := testenv.ReferencePHP(t)
 	write("send.php", sendPHP)
 	write("sendAjax.php", sendAjaxPHP)
 	write("form.html", `<!doctype html><html><head><meta charset=utf-8><title>Form</title>
 <script src="/jquery.min.js"></script>`+embed+`
 <script>window.alert = function (text) { window.alerted = String(text); };</script>
 </head><body>`+formsHTML+`</body></html>`)
-	return StartPHP(t, dir)
+	return testenv.StartPHP(t, dir)
 }
 
 // submitForms fills and sends both seed forms: #myform (page reload through

@@ -4,74 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/comagicd/comagicd/internal/testenv"
 )
-
-// referencePath finds the vendor reference in ../shared beside the repository.
-func referencePath(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs("../../../shared/reference/seed-js-api-reference.ru.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the vendor reference is needed beside the repository: %v", err)
-	}
-	return p
-}
-
-// phpExample cuts a PHP example out of the reference verbatim: from the line
-// starting with start up to (not including) the line starting with end.
-func phpExample(t *testing.T, doc, start, end string) string {
-	t.Helper()
-	i := strings.Index(doc, start)
-	if i < 0 {
-		t.Fatalf("reference: %q not found", start)
-	}
-	j := strings.Index(doc[i:], end)
-	if j < 0 {
-		t.Fatalf("reference: %q not found after %q", end, start)
-	}
-	return strings.TrimSpace(doc[i:i+j]) + "\n"
-}
-
-// startPHP serves dir with the PHP built-in server. The reference's examples use
-// short open tags (`<?`), which Debian's php.ini turns off.
-func startPHP(t *testing.T, dir string) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		t.Fatal("php is required (Debian package php-cli; .ci/run installs it)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(php, "-d", "short_open_tag=On", "-d", "display_errors=stderr", "-S", addr, "-t", dir)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-	}
-	t.Fatal("php -S did not start")
-	return ""
-}
 
 // TestPHPExamples runs the reference's send.php and sendAjax.php under real php
 // against the server, with credentials from a real bootstrap, as the site's forms
@@ -79,24 +20,14 @@ func startPHP(t *testing.T, dir string) string {
 func TestPHPExamples(t *testing.T) {
 	c, srv := newServer(t)
 	site := srv.CreateSite(t, "shop.example")
-	ref, err := os.ReadFile(referencePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(ref)
 	dir := t.TempDir()
-	send := phpExample(t, doc, "<? /* Здесь код по умолчанию", "Вариант с AJAX-запросом")
-	ajaxStart := strings.Index(doc, "sendAjax.php:")
-	if ajaxStart < 0 {
-		t.Fatal("reference: sendAjax.php not found")
-	}
-	sendAjax := phpExample(t, doc[ajaxStart:], "<?", "Форма сайтфона")
+	send, sendAjax := testenv.ReferencePHP(t)
 	for name, src := range map[string]string{"send.php": send, "sendAjax.php": sendAjax} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	phpURL := startPHP(t, dir)
+	phpURL := testenv.StartPHP(t, dir)
 
 	for _, tc := range []struct{ script, name, want string }{
 		// send.php prints the request it forwarded and nothing from its error branch.
