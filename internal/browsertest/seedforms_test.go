@@ -51,5 +51,3 @@ function sendAjaxSubmit() {
     })
 }
 </script>`
-
-

@@ -72,6 +72,22 @@ func (c *client) post(path string, body any, headers ...string) (int, answer) {
 	return c.do(req)
 }
 
+// postHeaders is post for tests of the answer's headers.
+func (c *client) postHeaders(path string, body any, headers ...string) (int, http.Header) {
+	c.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+path, bytes.NewReader(b))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
 func (c *client) get(path string, headers ...string) (int, answer) {
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.srv.URL+path, nil)
@@ -139,16 +155,8 @@ func TestBootstrapAnswerAndCORS(t *testing.T) {
 	}
 
 	// CORS: the site's own origins get the header, a foreign origin is refused.
-	b, _ := json.Marshal(map[string]any{"url": "https://evil.example/"})
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/track/"+site+"/bootstrap", bytes.NewReader(b))
-	req.Header.Set("Origin", "https://shop.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
-		t.Errorf("allow-origin %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	if _, h := c.postHeaders("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "Origin", "https://shop.example"); h.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("allow-origin %q", h.Get("Access-Control-Allow-Origin"))
 	}
 	status, a = c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://evil.example/"}, "Origin", "https://evil.example")
 	if status != 403 || a.errField() != "origin" {
@@ -161,7 +169,7 @@ func TestBootstrapAnswerAndCORS(t *testing.T) {
 	pre, _ := http.NewRequest(http.MethodOptions, srv.URL+"/api/track/"+site+"/event", nil)
 	pre.Header.Set("Origin", "http://shop.example")
 	pre.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err = http.DefaultClient.Do(pre)
+	resp, err := http.DefaultClient.Do(pre)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +191,7 @@ func TestBootstrapAnswerAndCORS(t *testing.T) {
 	if status, a := c.post("/api/track/"+site+"/bootstrap", map[string]any{"url": map[string]any{}}); status != 400 || a.errField() != "url" {
 		t.Errorf("url object: %d %v", status, a)
 	}
-	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/api/track/"+site+"/bootstrap", strings.NewReader(`{"url":`))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/track/"+site+"/bootstrap", strings.NewReader(`{"url":`))
 	if status, a := c.do(req); status != 400 || a.errField() != "body" {
 		t.Errorf("broken json: %d %v", status, a)
 	}
@@ -739,16 +747,8 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("over the limit: %d %v", status, a)
 	}
 	// A page can read the 429: the site's CORS headers are on it.
-	b, _ := json.Marshal(map[string]any{"url": "https://shop.example/"})
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/track/"+site+"/bootstrap", bytes.NewReader(b))
-	req.Header.Set("Origin", "https://shop.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 429 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
-		t.Errorf("429 without CORS: %d %v", resp.StatusCode, resp.Header)
+	if status, h := c.postHeaders("/api/track/"+site+"/bootstrap", map[string]any{"url": "https://shop.example/"}, "Origin", "https://shop.example"); status != 429 || h.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("429 without CORS: %d %v", status, h)
 	}
 	if n := c.count(`SELECT count(*) FROM hits`); n != 3 {
 		t.Fatalf("hits %d", n)
