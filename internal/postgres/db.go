@@ -34,6 +34,13 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	// Every statement of the server is served by an index. Statements are
+	// prepared once per connection and keep a generic plan; one made while a
+	// table was small (a new database) would otherwise scan the table whole for
+	// as long as the connection lives, however large it grows.
+	if _, set := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !set {
+		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
@@ -113,14 +120,6 @@ func RedactURL(databaseURL string) string {
 	}
 	return u.String()
 }
-
-// planned runs a batch statement as an unnamed statement, planned on each
-// execution with its parameters and the tables' current sizes. A named
-// statement's generic plan made while a table was small (a new database) keeps
-// scanning it whole as it grows, for as long as the pooled connection lives;
-// the batch statements run a few hundred times a second, so planning them each
-// time costs little.
-var planned = pgx.QueryExecModeExec
 
 // isForeignKeyViolation reports a row that points at a row that no longer exists
 // (a purged visitor or session).

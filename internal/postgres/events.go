@@ -36,7 +36,7 @@ func flushEvents(ctx context.Context, conn groupcommit.Conn, items []*EventWrite
 	                       $6::text[], $7::text[], $8::text[], $9::text[])
 	                AS v(site_id, visitor_id, session_id, hit_id, at, category, action, name, value)
 	           LEFT JOIN hits h ON h.id = v.hit_id AND h.session_id = v.session_id`
-	if _, err := conn.Exec(ctx, q, planned, site, visitor, session, hit, at, category, action, name, value); err != nil {
+	if _, err := conn.Exec(ctx, q, site, visitor, session, hit, at, category, action, name, value); err != nil {
 		return fmt.Errorf("postgres: insert events: %w", err)
 	}
 	return nil

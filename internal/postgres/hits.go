@@ -41,7 +41,7 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 	known := map[int64]sessionState{}
 	if len(claimed) > 0 {
 		rows, err := conn.Query(ctx, `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
-		                              FROM sessions WHERE id = ANY($1)`, planned, claimed)
+		                              FROM sessions WHERE id = ANY($1)`, claimed)
 		if err != nil {
 			return fmt.Errorf("postgres: load sessions: %w", err)
 		}
@@ -157,7 +157,7 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		touchIDs, touchAt,
 		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
 		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip, touchEvery}
-	if _, err := conn.Exec(ctx, q, append([]any{planned}, args...)...); err != nil {
+	if _, err := conn.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("postgres: write page views: %w", err)
 	}
 	return nil
