@@ -66,10 +66,15 @@ func (s *Site) AllowsOrigin(origin string) bool {
 }
 
 // SettingsFor returns the widget settings for one device type: {view controller: object}.
+// A tablet gets a view controller's desktop settings unless the site has tablet
+// settings for it, as the vendor's platform does: most sites configure only
+// desktop and mobile.
 func (s *Site) SettingsFor(device string) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(s.Settings))
 	for vc, byDevice := range s.Settings {
 		if v, ok := byDevice[device]; ok {
+			out[vc] = v
+		} else if v, ok := byDevice["desktop"]; ok && device == "tablet" {
 			out[vc] = v
 		}
 	}
