@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/comagicd?sslmode=disable
 
-.PHONY: run test lint build bench fuzz clean
+.PHONY: run test lint lint-api build bench fuzz clean
 
 ## run: start the server on :8080 against the local Postgres with a demo site
 run:
@@ -17,11 +17,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m ./...
 
-## lint: gofmt, go vet and staticcheck
-lint:
+## lint: gofmt, go vet, staticcheck and the API contracts (Redocly's recommended rules, redocly.yaml)
+lint: lint-api
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The OpenAPI linter, pinned; npx fetches it from the npm registry once into its cache.
+REDOCLY ?= npx --yes @redocly/cli@2.77.0
+
+## lint-api: lint every contract in api/ (OpenAPI documents)
+lint-api:
+	$(REDOCLY) lint --format=stylish $(wildcard api/*.yaml)
 
 ## build: the binary in bin/, and the embed script's size
 build:
