@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -48,12 +49,25 @@ func TestAdminSiteCommands(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, out.String())
 	}
 
-	// Widget settings: the reference file is accepted and delivered, a wrong one
-	// is refused with the reason, --remove takes it away.
-	ref := "../../../shared/reference/widget-settings/consultant.desktop.json"
-	out.Reset()
-	if err := run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--file", ref, "-database-url", db}, &out, &errOut); err != nil {
-		t.Fatalf("settings: %v", err)
+	// Widget settings: a settings file of the vendor's shape (our fixture, then
+	// the reference's when it is beside the repository) is accepted and
+	// delivered, a wrong one is refused with the reason, --remove takes it away.
+	var colour string
+	for _, dir := range testenv.WidgetSettingsDirs(t) {
+		out.Reset()
+		if err := run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--file", filepath.Join(dir, "consultant.desktop.json"), "-database-url", db}, &out, &errOut); err != nil {
+			t.Fatalf("settings from %s: %v", dir, err)
+		}
+		var file struct {
+			Common struct {
+				BannerColor string `json:"banner_color"`
+			} `json:"common"`
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "consultant.desktop.json"))
+		if err != nil || json.Unmarshal(raw, &file) != nil || file.Common.BannerColor == "" {
+			t.Fatalf("%s: no common.banner_color: %v", dir, err)
+		}
+		colour = file.Common.BannerColor
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"offline_message":{"h_position":"up","fields":[{"name":"fax","title":"t","is_required":true}]}}`), 0o644)
@@ -64,7 +78,7 @@ func TestAdminSiteCommands(t *testing.T) {
 	}
 	var stored int
 	pool := testenv.NewDBAt(t, db)
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sites WHERE settings->'consultant' ? 'desktop' AND NOT settings->'consultant' ? 'mobile' AND settings#>>'{consultant,desktop,common,banner_color}' = '43A400'`).Scan(&stored); err != nil || stored != 1 {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sites WHERE settings->'consultant' ? 'desktop' AND NOT settings->'consultant' ? 'mobile' AND settings#>>'{consultant,desktop,common,banner_color}' = $1`, colour).Scan(&stored); err != nil || stored != 1 {
 		t.Fatalf("stored settings: %d %v", stored, err)
 	}
 	if err := run(ctx, []string{"admin", "site", "settings", "--site", key, "--widget", "consultant", "--device", "desktop", "--remove", "-database-url", db}, &out, &errOut); err != nil {

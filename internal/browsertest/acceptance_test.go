@@ -250,8 +250,14 @@ func TestAcceptanceReferenceSnippets(t *testing.T) {
 // getCredentials() and posts to send.php, which forwards the lead to
 // /api/add_offline_message/; the AJAX variant adds the credentials in beforeSend.
 func TestAcceptanceJQueryForms(t *testing.T) {
+	for _, ex := range testenv.PHPExamples(t) {
+		t.Run(ex.Name, func(t *testing.T) { testAcceptanceJQueryForms(t, ex) })
+	}
+}
+
+func testAcceptanceJQueryForms(t *testing.T, ex testenv.PHPExample) {
 	env := startReal(t)
-	site := formsSite(t, env.classic())
+	site := formsSite(t, env.classic(), ex)
 	tab := newTab(t)
 	alerted := submitForms(t, tab, site)
 	if !strings.Contains(alerted, "Заявка успешно сохранена.") {

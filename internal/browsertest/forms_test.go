@@ -12,9 +12,9 @@ import (
 	"github.com/comagicd/comagicd/internal/testenv"
 )
 
-// formsSite writes the seed's form page, jQuery and PHP handlers into a temp
-// dir, serves it with php -S, and returns its URL.
-func formsSite(t *testing.T, embed string) string {
+// formsSite writes the seed's form page, jQuery and the PHP handlers of ex into
+// a temp dir, serves it with php -S, and returns its URL.
+func formsSite(t *testing.T, embed string, ex testenv.PHPExample) string {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name, body string) {
@@ -23,9 +23,8 @@ func formsSite(t *testing.T, embed string) string {
 		}
 	}
 	write("jquery.min.js", string(fetchJQuery(t)))
-	sendPHP, sendAjaxPHP := testenv.ReferencePHP(t)
-	write("send.php", sendPHP)
-	write("sendAjax.php", sendAjaxPHP)
+	write("send.php", ex.Send)
+	write("sendAjax.php", ex.SendAjax)
 	write("form.html", `<!doctype html><html><head><meta charset=utf-8><title>Form</title>
 <script src="/jquery.min.js"></script>`+embed+`
 <script>window.alert = function (text) { window.alerted = String(text); };</script>
@@ -63,8 +62,14 @@ func submitForms(t *testing.T, tab *Tab, site string) string {
 // The PHP side of the seed forms against the fake API: what reaches
 // /api/add_offline_message/ carries the page's credentials.
 func TestSeedFormsFake(t *testing.T) {
+	for _, ex := range testenv.PHPExamples(t) {
+		t.Run(ex.Name, func(t *testing.T) { testSeedFormsFake(t, ex) })
+	}
+}
+
+func testSeedFormsFake(t *testing.T, ex testenv.PHPExample) {
 	api := newFakeAPI(t)
-	site := formsSite(t, api.classic())
+	site := formsSite(t, api.classic(), ex)
 	tab := newTab(t)
 	alerted := submitForms(t, tab, site)
 	if !strings.Contains(alerted, "Заявка успешно сохранена.") {

@@ -14,15 +14,21 @@ import (
 	"github.com/comagicd/comagicd/internal/testenv"
 )
 
-// TestPHPExamples runs the reference's send.php and sendAjax.php under real php
-// against the server, with credentials from a real bootstrap, as the site's forms
-// would post them.
+// TestPHPExamples runs site backends in the shape of the vendor's send.php and
+// sendAjax.php under real php against the server, with credentials from a real
+// bootstrap, as the site's forms would post them: our own examples always, and
+// the reference's verbatim when it is beside the repository (always in CI).
 func TestPHPExamples(t *testing.T) {
+	for _, ex := range testenv.PHPExamples(t) {
+		t.Run(ex.Name, func(t *testing.T) { testPHPExample(t, ex) })
+	}
+}
+
+func testPHPExample(t *testing.T, ex testenv.PHPExample) {
 	c, srv := newServer(t)
 	site := srv.CreateSite(t, "shop.example")
 	dir := t.TempDir()
-	send, sendAjax := testenv.ReferencePHP(t)
-	for name, src := range map[string]string{"send.php": send, "sendAjax.php": sendAjax} {
+	for name, src := range map[string]string{"send.php": ex.Send, "sendAjax.php": ex.SendAjax} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}

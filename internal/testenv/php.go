@@ -6,66 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
-
-// referenceDoc is the vendor reference the PHP examples are cut from, found in
-// ../shared beside the repository.
-const referenceDoc = "shared/reference/seed-js-api-reference.ru.txt"
-
-// ReferencePHP returns the two PHP backend examples of the vendor reference,
-// verbatim: send.php (the page-reload form) and sendAjax.php (the AJAX form).
-func ReferencePHP(t testing.TB) (sendPHP, sendAjaxPHP string) {
-	t.Helper()
-	doc := string(readReference(t))
-	sendPHP = cut(t, doc, "<? /* Здесь код по умолчанию", "Вариант с AJAX-запросом")
-	i := strings.Index(doc, "sendAjax.php:")
-	if i < 0 {
-		t.Fatal("testenv: sendAjax.php not found in the reference")
-	}
-	sendAjaxPHP = cut(t, doc[i:], "<?", "Форма сайтфона")
-	return sendPHP, sendAjaxPHP
-}
-
-func readReference(t testing.TB) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for { // up to the module root, then beside it
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("testenv: go.mod not found above the test")
-		}
-		dir = parent
-	}
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), referenceDoc))
-	if err != nil {
-		t.Fatalf("testenv: the vendor reference is needed beside the repository (../%s): %v", referenceDoc, err)
-	}
-	return b
-}
-
-// cut returns doc from the line starting with start up to the one starting
-// with end, trimmed.
-func cut(t testing.TB, doc, start, end string) string {
-	t.Helper()
-	i := strings.Index(doc, start)
-	if i < 0 {
-		t.Fatalf("testenv: %q not found in the reference", start)
-	}
-	j := strings.Index(doc[i:], end)
-	if j < 0 {
-		t.Fatalf("testenv: %q not found after %q in the reference", end, start)
-	}
-	return strings.TrimSpace(doc[i:i+j]) + "\n"
-}
 
 // StartPHP serves dir with `php -S` on a free loopback port for the test and
 // returns its base URL as http://localhost:PORT. The reference's examples use

@@ -7,23 +7,28 @@ import (
 	"testing"
 
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/testenv"
 )
 
-// TestReferenceSettingsAreValid checks every settings object of the vendor
-// reference: they are the shapes our server must accept.
-func TestReferenceSettingsAreValid(t *testing.T) {
-	files, err := filepath.Glob("../../../shared/reference/widget-settings/*.json")
-	if err != nil || len(files) != 10 {
-		t.Fatalf("reference settings beside the repository: %v %d files", err, len(files))
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+// TestSettingsFilesAreValid checks every settings object of our own fixtures
+// (testdata/settings, one per widget and device in the vendor's shapes) and,
+// when it is beside the repository (always in CI), of the vendor reference:
+// they are the shapes our server must accept.
+func TestSettingsFilesAreValid(t *testing.T) {
+	for _, dir := range testenv.WidgetSettingsDirs(t) {
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil || len(files) != 10 {
+			t.Fatalf("%s: want the 10 settings files (5 widgets × desktop, mobile): %v %d files", dir, err, len(files))
 		}
-		vc := strings.SplitN(filepath.Base(f), ".", 2)[0]
-		if _, err := Validate(vc, raw); err != nil {
-			t.Errorf("%s: %v", filepath.Base(f), err)
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vc := strings.SplitN(filepath.Base(f), ".", 2)[0]
+			if _, err := Validate(vc, raw); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
 		}
 	}
 }
