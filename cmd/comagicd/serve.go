@@ -53,7 +53,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	if demo {
-		if err := seedDemo(ctx, a.Sites, cfg.BaseURL, stdout); err != nil {
+		if err := seedDemo(ctx, a.Sites, cfg.BaseURL, cfg.MetricsAddr, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -68,8 +68,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("comagicd listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL,
 		"database", postgres.RedactURL(cfg.DatabaseURL), "version", versionString(), "embed_core_gzip_bytes", assets.CoreSize())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("listen on %s (metrics): %w", cfg.MetricsAddr, err)
+		}
+		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		defer msrv.Close()
+		logger.Info("metrics listening", "addr", mln.Addr().String()+"/metrics")
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -86,7 +97,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // seedDemo creates the demo account and site on an empty database and prints
 // where to look.
-func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL string, out io.Writer) error {
+func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL, metricsAddr string, out io.Writer) error {
 	const account = "Demo"
 	n, err := sites.CountSites(ctx)
 	if err != nil {
@@ -122,7 +133,11 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL string, out io
 		}
 		fmt.Fprintf(out, "\ncomagicd is running at %s\n\n", baseURL)
 		fmt.Fprintf(out, "  demo page:   %sdemo/?k=%s\n", baseURL, s.Key)
-		fmt.Fprintf(out, "  health:      %shealthz   metrics: %smetrics\n", baseURL, baseURL)
+		metrics := "off (COMAGICD_METRICS_ADDR)"
+		if metricsAddr != "" {
+			metrics = "http://" + metricsAddr + "/metrics"
+		}
+		fmt.Fprintf(out, "  health:      %shealthz   metrics: %s\n", baseURL, metrics)
 		fmt.Fprintf(out, "  site_key: %s\n\n", s.Key)
 		fmt.Fprintf(out, "Embed code for the demo site:\n\n%s\n", snippet(baseURL, s.Key))
 		return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -20,14 +21,20 @@ import (
 	"github.com/comagicd/comagicd/internal/tracking"
 )
 
-// App is a running comagicd instance without its listener.
+// App is a running comagicd instance without its listeners.
 type App struct {
 	DB      *pgxpool.Pool
 	Sites   *postgres.Sites
 	Store   *postgres.Store
 	Handler http.Handler
 	Metrics *metrics.Metrics
+
+	stop context.CancelFunc
+	done chan struct{}
 }
+
+// purgeInterval is how often expired idempotency keys are deleted.
+const purgeInterval = 10 * time.Minute
 
 // New connects to the database (creating it when missing), applies migrations,
 // loads or creates the credential secret and builds the handler. assets serves
@@ -71,12 +78,37 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		RateLimit:      cfg.RateLimit,
 		Assets:         assets,
 	})
-	return &App{DB: db, Sites: sites, Store: store, Handler: h, Metrics: m}, nil
+	a := &App{DB: db, Sites: sites, Store: store, Handler: h, Metrics: m, done: make(chan struct{})}
+	var bg context.Context
+	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go a.purge(bg, logger)
+	return a, nil
+}
+
+// purge deletes expired idempotency keys now and then until ctx ends.
+func (a *App) purge(ctx context.Context, logger *slog.Logger) {
+	defer close(a.done)
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.Store.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("purge idempotency keys", "err", err)
+			} else if n > 0 {
+				logger.Debug("purged idempotency keys", "n", n)
+			}
+		}
+	}
 }
 
 // Close flushes pending writes and closes the database pool. Call it after the
 // HTTP server has stopped taking requests.
 func (a *App) Close() {
+	a.stop()
+	<-a.done
 	a.Store.Close()
 	a.DB.Close()
 }

@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ERATELIMITED  = "rate_limited"
+	EUNAVAILABLE  = "unavailable" // the database cannot serve now; retry later
 	EINTERNAL     = "internal"
 )
 

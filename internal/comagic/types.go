@@ -46,23 +46,54 @@ type Site struct {
 
 // AllowsOrigin reports whether a browser request from origin (scheme://host[:port])
 // may call this site's endpoints: the origin's host must be one of the site's
-// domains or a subdomain of one, on any scheme and port.
+// domains or a subdomain of one, on any scheme and port. A malformed origin (with
+// a path, query, fragment or user, or "null") is never allowed.
 func (s *Site) AllowsOrigin(origin string) bool {
-	_, rest, ok := strings.Cut(origin, "://")
-	if !ok || rest == "" {
+	host, ok := OriginHost(origin)
+	if !ok {
 		return false
 	}
-	host := rest
-	if h, _, err := net.SplitHostPort(rest); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
 	for _, d := range s.Domains {
 		if host == d || strings.HasSuffix(host, "."+d) {
 			return true
 		}
 	}
 	return false
+}
+
+// OriginHost returns the lower-case host of a serialised origin,
+// scheme "://" host [":" port], and false for anything else: an origin with a
+// path, query, fragment, user or stray characters ("https://evil.com#.shop.example")
+// is malformed.
+func OriginHost(origin string) (string, bool) {
+	scheme, rest, ok := strings.Cut(origin, "://")
+	if !ok || scheme == "" || rest == "" || len(origin) > 300 {
+		return "", false
+	}
+	for i, c := range scheme {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", false
+		}
+	}
+	host := rest
+	if h, port, err := net.SplitHostPort(rest); err == nil {
+		if port == "" || strings.Trim(port, "0123456789") != "" {
+			return "", false
+		}
+		host = h
+	} else if strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") {
+		host = rest[1 : len(rest)-1]
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "" {
+		return "", false
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':' || c == '_') {
+			return "", false
+		}
+	}
+	return host, true
 }
 
 // SettingsFor returns the widget settings for one device type: {view controller: object}.
@@ -187,14 +218,29 @@ type OfflineRequest struct {
 	Email     string
 	Phone     string
 	Message   string
-	IsSale    bool
-	SaleCost  *float64
-	GroupID   int64
-	FormName  string
+	// ClaimedVisitorID, ClaimedSessionID and ClaimedHitID are the tracking ids
+	// an unattributed lead arrived with but could not prove (no key): kept for
+	// the record, never used to attribute.
+	ClaimedVisitorID int64
+	ClaimedSessionID int64
+	ClaimedHitID     int64
+	IsSale           bool
+	// SaleCost is the decimal amount with two decimals ("9999.50"), or nil.
+	SaleCost *string
+	GroupID  int64
+	FormName string
 	// Source tells where the lead came from: "browser" or "api".
 	Source string
 	// Extra holds every field the client sent that has no column of its own.
-	Extra     map[string]any
+	Extra map[string]any
+	// IdempotencyKey, when not "", makes a retried request with the same key
+	// (per site) answer as the first did instead of storing it again.
+	IdempotencyKey string
+	// RequestHash identifies the request's content; a key reused for another
+	// content is a conflict.
+	RequestHash []byte
+	// Replayed tells that the request was a retry of an already stored one.
+	Replayed  bool
 	CreatedAt time.Time
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -22,6 +23,9 @@ type Config struct {
 	DatabaseURL string
 	// ListenAddr is the HTTP listen address (COMAGICD_LISTEN_ADDR, default ":8080").
 	ListenAddr string
+	// MetricsAddr is the listen address of the Prometheus metrics
+	// (COMAGICD_METRICS_ADDR, default "127.0.0.1:9090"); "" turns them off.
+	MetricsAddr string
 	// BaseURL is the public URL of this server, ending with "/" (COMAGICD_BASE_URL).
 	BaseURL string
 	// Secret signs visitor credentials (COMAGICD_SECRET); when empty the server
@@ -41,6 +45,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// DefaultMetricsAddr is where metrics are served unless configured: loopback
+// only, away from the public listener.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
 // DefaultDatabaseURL is used when DATABASE_URL is not set: the local server.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/comagicd?sslmode=disable"
 
@@ -54,11 +62,12 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 		return def
 	}
 	var c Config
-	var proxies, level, rate, shutdown string
+	var proxies, level, rate, shutdown, metricsAddr string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&c.ListenAddr, "listen", env("COMAGICD_LISTEN_ADDR", ":8080"), "listen address (COMAGICD_LISTEN_ADDR)")
+	fs.StringVar(&metricsAddr, "metrics-listen", env("COMAGICD_METRICS_ADDR", DefaultMetricsAddr), "listen address of /metrics, off = none (COMAGICD_METRICS_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("COMAGICD_BASE_URL", ""), "public base URL, e.g. https://track.example.com/ (COMAGICD_BASE_URL; default http://localhost<listen port>/)")
 	fs.StringVar(&c.Secret, "secret", env("COMAGICD_SECRET", ""), "credential-key secret, ≥16 bytes (COMAGICD_SECRET; generated and stored in the database when empty)")
 	fs.StringVar(&proxies, "trusted-proxies", env("COMAGICD_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (COMAGICD_TRUSTED_PROXIES)")
@@ -74,6 +83,15 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	}
 	if c.DatabaseURL == "" {
 		return c, errors.New("config: DATABASE_URL (-database-url) is empty")
+	}
+	if metricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(metricsAddr); err != nil {
+			return c, fmt.Errorf("config: COMAGICD_METRICS_ADDR (-metrics-listen) must be host:port or off, got %q", metricsAddr)
+		}
+		if metricsAddr == c.ListenAddr {
+			return c, errors.New("config: COMAGICD_METRICS_ADDR (-metrics-listen) must differ from COMAGICD_LISTEN_ADDR: metrics are not public")
+		}
+		c.MetricsAddr = metricsAddr
 	}
 	if c.BaseURL == "" {
 		port := c.ListenAddr[strings.LastIndexByte(c.ListenAddr, ':')+1:]

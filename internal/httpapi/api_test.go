@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -459,7 +460,7 @@ func TestVCSetCompat(t *testing.T) {
 		status int
 		field  string
 	}{
-		{url.Values{"k": {strings.Repeat("B", 32)}, "ci": {ci}, "vn": {"x"}}, 401, "k"},
+		{url.Values{"k": {strings.Repeat("B", 32)}, "ci": {ci}, "vn": {"x"}}, 401, "ci"},
 		{url.Values{"sk": {site}, "ci": {fmt.Sprintf("%d.%d.%d", v.visitor, v.session, v.start+1)}, "vn": {"x"}}, 401, "ci"},
 		{url.Values{"sk": {other}, "ci": {ci}, "vn": {"x"}}, 401, "ci"},
 		{url.Values{"sk": {site}, "ci": {"1.2"}, "vn": {"x"}}, 400, "ci"},
@@ -669,12 +670,10 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	site := srv.CreateSite(t, "shop.example")
 	c.bootstrap(site, nil, "https://shop.example/", "")
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// Metrics are served by their own handler (the metrics listener).
+	rec := httptest.NewRecorder()
+	srv.App.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	b := rec.Body.Bytes()
 	for _, want := range []string{
 		`comagicd_hits_total 1`,
 		`comagicd_http_requests_total{code="200",method="POST",route="/api/track/{site_key}/bootstrap"} 1`,

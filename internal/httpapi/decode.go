@@ -34,10 +34,25 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64) (object, er
 		return nil, comagic.Invalid("body", "cannot read request body: %v", err)
 	}
 	var o object
-	if err := json.Unmarshal(body, &o); err != nil || o == nil {
-		return nil, comagic.Invalid("body", "request body must be a JSON object")
+	if err := unmarshalObject(body, &o); err != nil || o == nil {
+		return nil, comagic.Invalid("body", "request body must be one JSON object")
 	}
 	return o, nil
+}
+
+// unmarshalObject is the one JSON decoder of the API: exactly one JSON value
+// (white space around it allowed, nothing after it), numbers kept as
+// json.Number so that no precision is lost on the way to the checks.
+func unmarshalObject(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
 }
 
 // id reads an identifier sent as a JSON number or a numeric string; absent,
@@ -154,11 +169,9 @@ func leadFields(w http.ResponseWriter, r *http.Request) (map[string]any, error) 
 		if err != nil {
 			return nil, comagic.Invalid("body", "cannot read request body: %v", err)
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
 		var fields map[string]any
-		if err := dec.Decode(&fields); err != nil || fields == nil {
-			return nil, comagic.Invalid("body", "request body must be a JSON object or a form (Content-Type %q)", r.Header.Get("Content-Type"))
+		if err := unmarshalObject(body, &fields); err != nil || fields == nil {
+			return nil, comagic.Invalid("body", "request body must be one JSON object or a form (Content-Type %q)", r.Header.Get("Content-Type"))
 		}
 		return fields, nil
 	}

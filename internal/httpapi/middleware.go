@@ -81,9 +81,21 @@ func (h *Handler) instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		h.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-		h.Metrics.Latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		method := metricMethod(r.Method)
+		h.Metrics.Requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		h.Metrics.Latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	})
+}
+
+// metricMethod bounds the method label: any method outside the standard set is
+// "other", so that random method strings cannot grow the metrics.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // siteCORS resolves the site of /api/track/{site_key}/..., refuses browser
@@ -119,14 +131,36 @@ func (h *Handler) allowOrigin(w http.ResponseWriter, r *http.Request, site *coma
 	if !site.AllowsOrigin(origin) {
 		return false
 	}
+	setCORS(w, r, origin, "GET, POST, OPTIONS")
+	return true
+}
+
+// setCORS lets the page of origin read the answer; a preflight learns the
+// methods and headers it may use.
+func setCORS(w http.ResponseWriter, r *http.Request, origin, methods string) {
 	hd := w.Header()
 	hd.Set("Access-Control-Allow-Origin", origin)
-	hd.Add("Vary", "Origin")
+	hd.Set("Vary", "Origin")
 	if r.Method == http.MethodOptions {
-		hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", "Content-Type")
+		hd.Set("Access-Control-Allow-Methods", methods)
+		hd.Set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key")
 		hd.Set("Access-Control-Max-Age", "86400")
 	}
+}
+
+// allowKnownOrigin sets the CORS headers of the vendor endpoints, whose site is
+// not known before the body is read (or at all, on a preflight), when some site
+// allows the request's origin. It reports whether it did.
+func (h *Handler) allowKnownOrigin(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	known, err := h.Sites.OriginKnown(r.Context(), origin)
+	if err != nil || !known {
+		return false
+	}
+	setCORS(w, r, origin, "POST, OPTIONS")
 	return true
 }
 

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/httprate"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/leads"
@@ -25,13 +25,24 @@ import (
 type Tracking interface {
 	comagic.TrackingService
 	// AddVisitorInfoByComagicID serves /vc/s/: contacts for the visitor of a
-	// comagic_id, proven by its key or, with the site, by the session start.
-	AddVisitorInfoByComagicID(ctx context.Context, site *comagic.Site, key string, ci tracking.ComagicID, info comagic.VisitorInfo) (*comagic.Site, error)
+	// comagic_id, proven by its key or, with the site, by the session start;
+	// allow vets the site before anything is written.
+	AddVisitorInfoByComagicID(ctx context.Context, site *comagic.Site, key string, ci tracking.ComagicID, info comagic.VisitorInfo, allow func(*comagic.Site) error) (*comagic.Site, error)
 }
 
 // Leads stores offline requests.
 type Leads interface {
 	Submit(ctx context.Context, site *comagic.Site, in *leads.Input, source string, allow func(*comagic.Site) error) (*comagic.OfflineRequest, error)
+}
+
+// Sites finds sites, also without asking the database.
+type Sites interface {
+	comagic.SiteService
+	// CachedSiteByKey returns the site when it is cached, nil otherwise; it
+	// never asks the database.
+	CachedSiteByKey(key string) *comagic.Site
+	// OriginKnown reports whether some site allows browser requests from origin.
+	OriginKnown(ctx context.Context, origin string) (bool, error)
 }
 
 // Pinger reports whether the database answers.
@@ -41,7 +52,7 @@ type Pinger interface {
 
 // Deps are the services and settings the HTTP layer needs.
 type Deps struct {
-	Sites    comagic.SiteService
+	Sites    Sites
 	Tracking Tracking
 	Leads    Leads
 	DB       Pinger
@@ -57,34 +68,41 @@ type Deps struct {
 	Assets http.Handler
 }
 
-// Handler serves the HTTP API.
+// Handler serves the HTTP API. Metrics are not part of it: they are served on
+// their own listener (see metrics.Metrics.Handler).
 type Handler struct {
 	Deps
 	router chi.Router
+	// ciFailures limits failed /vc/s/ lookups without key, by site key.
+	ciFailures *failureLimiter
 }
+
+// Limits on failed /vc/s/ lookups without key (sk + ci), per site key: real
+// pages send the ci of their own cookie and do not fail; guessing needs far more.
+const (
+	maxCIFailures   = 20
+	ciFailureWindow = time.Minute
+)
 
 // New builds the router.
 func New(d Deps) *Handler {
-	h := &Handler{Deps: d}
+	h := &Handler{Deps: d, ciFailures: newFailureLimiter(maxCIFailures, ciFailureWindow)}
 	r := chi.NewRouter()
-	r.Use(h.recoverer, h.clientIP, h.instrument)
+	r.Use(h.recoverer, h.instrument, h.guard, h.clientIP)
 
-	r.Get("/healthz", h.healthz)
-	r.Get("/readyz", h.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
-
-	// The public endpoints are rate limited per client IP; the site's CORS
-	// headers come first so that a page can read a 429.
+	// The public endpoints are rate limited per client IP before anything else
+	// (site lookup, Origin check, database); the 429 carries the site's CORS
+	// headers when the site is known without a query, so a page can read it.
 	limit := func(next http.Handler) http.Handler { return next }
 	if d.RateLimit > 0 {
 		limit = httprate.LimitBy(d.RateLimit, time.Minute,
 			func(r *http.Request) (string, error) { return clientIPOf(r), nil },
-			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-				h.fail(w, r, comagic.Errorf(comagic.ERATELIMITED, "too many requests, slow down"))
-			}))
+			httprate.WithLimitHandler(h.tooManyRequests))
 	}
+	r.Get("/healthz", h.healthz)
+	r.With(limit).Get("/readyz", h.readyz)
 	r.Route("/api/track/{site_key}", func(r chi.Router) {
-		r.Use(h.siteCORS, limit)
+		r.Use(limit, h.siteCORS)
 		r.Post("/bootstrap", h.bootstrap)
 		r.Post("/hit", h.hit)
 		r.Post("/event", h.event)
@@ -104,19 +122,24 @@ func New(d Deps) *Handler {
 		}
 	})
 	if d.Assets != nil {
-		r.Handle("/static/*", d.Assets)
-		r.Handle("/demo/*", d.Assets)
-		r.Handle("/demo", d.Assets) // redirects to /demo/, keeping ?k=
-		r.Handle("/comagic/static/*", http.StripPrefix("/comagic", d.Assets))
+		assets := h.jsonNotFound(d.Assets)
+		r.Handle("/static/*", assets)
+		r.Handle("/demo/*", assets)
+		r.Handle("/demo", assets) // redirects to /demo/, keeping ?k=
+		r.Handle("/comagic/static/*", http.StripPrefix("/comagic", assets))
 	}
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, comagic.Errorf(comagic.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody(comagic.Errorf(comagic.EINVALID, "method %s is not allowed here", r.Method)))
-	})
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed)
 	h.router = r
 	return h
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, comagic.Errorf(comagic.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody(comagic.Errorf(comagic.EINVALID, "method %s is not allowed here", r.Method)))
 }
 
 // ServeHTTP implements http.Handler.
@@ -143,11 +166,15 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when the pool can hand out a connection that answers
+// within 2 s, 503 with Retry-After otherwise (database down, or every
+// connection busy for that long).
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.DB.Ping(ctx); err != nil {
 		h.Logger.Warn("readyz: database does not answer", "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/comagicd/comagicd/internal/comagic"
-	"github.com/comagicd/comagicd/internal/leads"
 )
 
 // hitAnswer is what the embed script stores after a page view (SPEC §2, §3).
@@ -186,23 +185,18 @@ type leadAnswer struct {
 // offlineRequest serves Comagic.addOfflineRequest: a JSON (or form) body with the
 // visitor's credentials and the request fields.
 func (h *Handler) offlineRequest(w http.ResponseWriter, r *http.Request) {
-	fields, err := leadFields(w, r)
+	in, err := h.parseLead(w, r, siteOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if _, ok := fields["site_key"]; !ok {
-		fields["site_key"] = siteOf(r).Key
-	}
-	in, err := leads.Parse(fields)
+	req, err := h.Leads.Submit(r.Context(), siteOf(r), in, "browser", nil)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if _, err := h.Leads.Submit(r.Context(), siteOf(r), in, "browser", nil); err != nil {
-		h.fail(w, r, err)
-		return
+	if !req.Replayed {
+		h.Metrics.OfflineRequests.WithLabelValues("browser").Inc()
 	}
-	h.Metrics.OfflineRequests.WithLabelValues("browser").Inc()
 	writeJSON(w, http.StatusOK, leadAnswer{Success: true})
 }

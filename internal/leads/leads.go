@@ -5,9 +5,9 @@
 package leads
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,9 +25,18 @@ const (
 	maxExtraValue  = 10000
 )
 
+// IdempotencyField is the form (or JSON) field that carries an idempotency key
+// for clients that cannot set the Idempotency-Key header.
+const IdempotencyField = "idempotency_key"
+
+// maxIdempotencyKey is the longest idempotency key accepted, in bytes.
+const maxIdempotencyKey = 255
+
 // Input is a parsed offline request with the tracking ids it claims.
 type Input struct {
-	// Creds holds the claimed tracking ids; HasCreds tells whether any were sent.
+	// Creds holds the claimed tracking ids. HasCreds tells whether they can be
+	// verified: a key was sent with both ids. Ids without a key are kept with
+	// the lead as unverified claims (SPEC §3), never attributed.
 	Creds    comagic.Credentials
 	HasCreds bool
 	// Request is validated except for the phone, which needs the site's region:
@@ -92,6 +101,9 @@ func Parse(fields map[string]any) (*Input, error) {
 			return nil, err
 		}
 	}
+	if r.IdempotencyKey, err = IdempotencyKey(IdempotencyField, fields[IdempotencyField]); err != nil {
+		return nil, err
+	}
 
 	// The backend API calls it text, the browser API message; keep both if both came.
 	r.Message = textField
@@ -102,18 +114,12 @@ func Parse(fields map[string]any) (*Input, error) {
 		r.Extra["message"] = messageField
 	}
 
-	in.HasCreds = in.Creds.VisitorID != 0 || in.Creds.SessionID != 0 || in.Creds.Key != ""
-	if in.HasCreds {
-		switch {
-		case in.Creds.VisitorID == 0:
-			return nil, comagic.Invalid("visitor_id", "visitor_id is required with key and session_id")
-		case in.Creds.SessionID == 0:
-			return nil, comagic.Invalid("session_id", "session_id is required with key and visitor_id")
-		case in.Creds.Key == "":
-			return nil, comagic.Invalid("key", "key is required with visitor_id and session_id")
-		}
-	} else if r.SiteKey == "" {
-		return nil, comagic.Invalid("site_key", "site_key is required when the tracking ids (key, visitor_id, session_id) are absent")
+	// Only a key with both ids can attribute the lead. Ids without a key (form
+	// plugins that copy the ids but not the key) or a key without its ids are
+	// kept as unverified claims of an unattributed lead: refusing would lose it.
+	in.HasCreds = in.Creds.Key != "" && in.Creds.VisitorID != 0 && in.Creds.SessionID != 0
+	if !in.HasCreds && r.SiteKey == "" {
+		return nil, comagic.Invalid("site_key", "site_key is required unless key, visitor_id and session_id are all given")
 	}
 	if r.Email != "" {
 		if err := textfield.Email("email", r.Email); err != nil {
@@ -136,14 +142,45 @@ func Parse(fields map[string]any) (*Input, error) {
 		}
 		r.Extra[k] = v
 	}
+	r.RequestHash = requestHash(fields)
 	return in, nil
+}
+
+// IdempotencyKey checks an idempotency key from the header or the form field
+// named field: absent or empty is "", otherwise 1 to 255 printable ASCII
+// characters. Returns EINVALID naming the field.
+func IdempotencyKey(field string, v any) (string, error) {
+	s, _, err := scalar(map[string]any{field: v}, field)
+	if err != nil || len(s) > maxIdempotencyKey {
+		return "", comagic.Invalid(IdempotencyField, "%s must be at most %d printable ASCII characters", field, maxIdempotencyKey)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return "", comagic.Invalid(IdempotencyField, "%s must be at most %d printable ASCII characters", field, maxIdempotencyKey)
+		}
+	}
+	return s, nil
+}
+
+// requestHash identifies the content of a request, so that an idempotency key
+// reused for another request can be told from a retry.
+func requestHash(fields map[string]any) []byte {
+	rest := make(map[string]any, len(fields))
+	for k, v := range fields {
+		if k != IdempotencyField {
+			rest[k] = v
+		}
+	}
+	b, _ := json.Marshal(rest) // checked values: always encodable; keys sorted
+	sum := sha256.Sum256(b)
+	return sum[:]
 }
 
 // known are the fields Parse converts itself.
 var known = map[string]bool{
 	"visitor_id": true, "session_id": true, "hit_id": true, "key": true, "site_key": true,
 	"name": true, "email": true, "phone": true, "form_name": true, "text": true, "message": true,
-	"group_id": true, "is_sale": true, "sale_cost": true,
+	"group_id": true, "is_sale": true, "sale_cost": true, IdempotencyField: true,
 }
 
 // NormalizePhone replaces the request's phone with its normalised digits for the
@@ -225,7 +262,13 @@ func boolean(fields map[string]any, name string) (bool, error) {
 	return false, comagic.Invalid(name, "%s must be a boolean (true/false, 1/0, on), got %q", name, clip(s))
 }
 
-func money(fields map[string]any, name string) (*float64, error) {
+// maxMoneyCents bounds an amount in cents: numeric(14, 2) holds less than 10^12.
+const maxMoneyCents = 100_000_000_000_000
+
+// money reads a non-negative decimal amount ("9 999,50", "12.5", a JSON number
+// without exponent) and rounds it half up to cents, as decimal text such as
+// "9999.50". The amount must stay below 10^12 after rounding.
+func money(fields map[string]any, name string) (*string, error) {
 	s, _, err := scalar(fields, name)
 	if err != nil {
 		return nil, err
@@ -234,12 +277,36 @@ func money(fields map[string]any, name string) (*float64, error) {
 	if s == "" {
 		return nil, nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f >= 1e12 {
-		return nil, comagic.Invalid(name, "%s must be a non-negative amount below 10^12, got %q", name, clip(s))
+	bad := comagic.Invalid(name, "%s must be a non-negative amount below 10^12, got %q", name, clip(s))
+	whole, frac, _ := strings.Cut(s, ".")
+	whole = strings.TrimLeft(whole, "0")
+	if !digits(whole) || !digits(frac) || len(whole) > 12 || (whole == "" && frac == "" && !strings.HasPrefix(s, "0")) {
+		return nil, bad
 	}
-	f = math.Round(f*100) / 100
-	return &f, nil
+	var cents int64
+	for _, d := range whole {
+		cents = cents*10 + int64(d-'0')
+	}
+	frac += "000"
+	cents = cents*100 + int64(frac[0]-'0')*10 + int64(frac[1]-'0')
+	if frac[2] >= '5' {
+		cents++
+	}
+	if cents >= maxMoneyCents {
+		return nil, bad
+	}
+	out := fmt.Sprintf("%d.%02d", cents/100, cents%100)
+	return &out, nil
+}
+
+// digits reports whether s consists of ASCII digits only ("" does).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkExtra(name string, v any) error {
@@ -247,7 +314,7 @@ func checkExtra(name string, v any) error {
 		return comagic.Invalid("extra", "extra field names must be valid UTF-8 text of at most %d bytes", maxShort)
 	}
 	if !validValue(v, 0) {
-		return comagic.Invalid(name, "%s must be valid UTF-8 text (objects nested at most 8 deep)", name)
+		return comagic.Invalid(name, "%s must be valid UTF-8 text and finite numbers within ±1.8e308 (objects nested at most 8 deep)", name)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -270,6 +337,8 @@ func validValue(v any, depth int) bool {
 	switch t := v.(type) {
 	case string:
 		return validText(t)
+	case json.Number:
+		return validNumber(t)
 	case []string:
 		for _, s := range t {
 			if !validText(s) {
@@ -288,6 +357,20 @@ func validValue(v any, depth int) bool {
 				return false
 			}
 		}
+	}
+	return true
+}
+
+// validNumber reports whether a JSON number is one a double holds: Postgres
+// numeric overflows on exponents such as 1e999999, and so would every reader.
+func validNumber(n json.Number) bool {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return false
+	}
+	if f == 0 { // an underflow, such as 1e-999999, is not zero
+		mantissa, _, _ := strings.Cut(strings.ToLower(string(n)), "e")
+		return strings.Trim(mantissa, "-+0.") == ""
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package leads
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/comagicd/comagicd/internal/comagic"
@@ -26,7 +27,7 @@ func TestParseAttributed(t *testing.T) {
 	if !in.HasCreds || in.Creds.VisitorID != 17258569 || in.Creds.SessionID != 255544855 || r.HitID != 546833568748 {
 		t.Fatalf("creds: %+v %+v", in.Creds, r)
 	}
-	if r.Name != "John Smith" || r.Message != "Hello, world!" || !r.IsSale || r.SaleCost == nil || *r.SaleCost != 10000 {
+	if r.Name != "John Smith" || r.Message != "Hello, world!" || !r.IsSale || r.SaleCost == nil || *r.SaleCost != "10000.00" {
 		t.Fatalf("request: %+v", r)
 	}
 	if r.Extra["city"] != "Тула" || len(r.Extra) != 1 {
@@ -40,7 +41,7 @@ func TestParseAttributed(t *testing.T) {
 func TestParseLenient(t *testing.T) {
 	for _, v := range []string{"true", "1", "on", "ON", "yes"} {
 		in, err := Parse(form("site_key", "k", "name", "n", "is_sale", v, "sale_cost", "9 999,50"))
-		if err != nil || !in.Request.IsSale || *in.Request.SaleCost != 9999.5 {
+		if err != nil || !in.Request.IsSale || *in.Request.SaleCost != "9999.50" {
 			t.Fatalf("is_sale=%q: %+v %v", v, in, err)
 		}
 	}
@@ -56,7 +57,7 @@ func TestParseLenient(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err := Parse(m)
-	if err != nil || in.Request.Message != "hi" || in.Request.GroupID != 7 || *in.Request.SaleCost != 12.5 || in.Request.Extra["note"] == nil {
+	if err != nil || in.Request.Message != "hi" || in.Request.GroupID != 7 || *in.Request.SaleCost != "12.50" || in.Request.Extra["note"] == nil {
 		t.Fatalf("%+v %v", in, err)
 	}
 }
@@ -74,9 +75,9 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{form("site_key", "k", "name", "n", "is_sale", "1", "sale_cost", "ten"), "sale_cost"},
 		{form("site_key", "k", "name", "n", "is_sale", "1", "sale_cost", "-5"), "sale_cost"},
 		{form("site_key", "k", "name", "n", "group_id", "abc"), "group_id"},
-		{form("key", "x", "name", "n", "session_id", "1"), "visitor_id"},
+		{form("key", "x", "name", "n", "session_id", "1"), "site_key"},
 		{form("visitor_id", "1x", "name", "n"), "visitor_id"},
-		{form("visitor_id", "1", "session_id", "2", "name", "n"), "key"},
+		{form("visitor_id", "1", "session_id", "2", "name", "n"), "site_key"},
 		{form("site_key", "k", "name", "a\xffb"), "name"},
 		{form("site_key", "k", "name", "a\x00b"), "name"},
 		{map[string]any{"site_key": "k", "name": []any{1}}, "name"},
@@ -98,7 +99,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(`{"visitor_id":"1","session_id":2,"key":"x","email":"a@b.c","extra":[1,{"x":null}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var m map[string]any
-		if json.Unmarshal([]byte(s), &m) != nil {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if dec.Decode(&m) != nil {
 			return
 		}
 		in, err := Parse(m)
@@ -113,4 +116,33 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Money is decimal: rounding half up to cents, below 10^12 after rounding.
+func TestMoneyIsDecimal(t *testing.T) {
+	for in, want := range map[string]string{
+		"1234567.895": "1234567.90", "0.125": "0.13", "0": "0.00", ".5": "0.50", "5.": "5.00",
+		"007": "7.00", "999999999999.994": "999999999999.99", "1 000,5": "1000.50",
+	} {
+		got, err := money(map[string]any{"c": in}, "c")
+		if err != nil || got == nil || *got != want {
+			t.Errorf("money(%q) = %v %v, want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"999999999999.995", "1000000000000", "1e3", "-1", "+1", ".", "1.2.3", "NaN", "Inf", "0x10"} {
+		if got, err := money(map[string]any{"c": in}, "c"); comagic.ErrorField(err) != "c" {
+			t.Errorf("money(%q) = %v %v, want an error", in, got, err)
+		}
+	}
+}
+
+// Extra numbers must be ones a double holds; Postgres numeric overflows otherwise.
+func TestExtraNumbers(t *testing.T) {
+	for n, ok := range map[string]bool{"1.5e300": true, "0": true, "-0.0e5": true, "1e-300": true,
+		"1e999999": false, "-1e-999999": false, "1E400": false, "0.0000e-999999": true} {
+		_, err := Parse(map[string]any{"site_key": "k", "name": "n", "f": []any{json.Number(n)}})
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
 }

@@ -34,8 +34,12 @@ func NewService(store Store, sites Sites, signer *credentials.Signer) *Service {
 // Submit attributes and stores a parsed request. site is the site the request was
 // addressed to (the browser endpoint's path) or nil (the backend API), in which
 // case the site comes from the tracking ids or from site_key. Tracking ids with a
-// wrong key are refused with EUNAUTHORIZED, never stored against the visitor.
-// Returns EINVALID, EUNAUTHORIZED; on success the row is committed.
+// wrong key are refused with EUNAUTHORIZED, never stored against the visitor;
+// ids without a key are kept with an unattributed lead as unverified claims.
+// A request whose idempotency key (per site) was seen is not stored again: the
+// stored request is returned with Replayed set, or ECONFLICT when the key came
+// with another request.
+// Returns EINVALID, EUNAUTHORIZED, ECONFLICT; on success the row is committed.
 // allow, when not nil, vets the resolved site before anything is stored (the
 // HTTP layer checks the browser's origin with it).
 func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, source string, allow func(*comagic.Site) error) (*comagic.OfflineRequest, error) {
@@ -76,7 +80,7 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 				return nil, err
 			}
 		}
-		r.HitID = 0 // a hit id alone attributes nothing
+		unattribute(in)
 	}
 	if allow != nil {
 		if err := allow(site); err != nil {
@@ -87,10 +91,24 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 	if err := in.NormalizePhone(site.Region); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateOfflineRequest(ctx, r); err != nil {
+	err := s.store.CreateOfflineRequest(ctx, r)
+	if comagic.ErrorCode(err) == comagic.ENOTFOUND && r.VisitorID != 0 {
+		// The visitor or session was purged after the check: keep the lead
+		// unattributed rather than lose it.
+		unattribute(in)
+		err = s.store.CreateOfflineRequest(ctx, r)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// unattribute moves the request's tracking ids to its unverified claims.
+func unattribute(in *Input) {
+	r := &in.Request
+	r.ClaimedVisitorID, r.ClaimedSessionID, r.ClaimedHitID = in.Creds.VisitorID, in.Creds.SessionID, r.HitID
+	r.VisitorID, r.SessionID, r.HitID = 0, 0, 0
 }
 
 func badKey() error {

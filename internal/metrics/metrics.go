@@ -1,11 +1,16 @@
 // Package metrics defines comagicd's Prometheus metrics: HTTP requests by route,
-// the database pool, group-commit batches and business counters.
+// the database pool, group-commit batches and business counters. Every label
+// takes values from a fixed set (routes are patterns, methods are normalised by
+// the HTTP layer, paths are the write paths).
 package metrics
 
 import (
+	"net/http"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics holds the collectors the server updates.
@@ -53,6 +58,14 @@ func New(pool *pgxpool.Pool) *Metrics {
 		m.Registry.MustRegister(&poolCollector{pool: pool})
 	}
 	return m
+}
+
+// Handler serves the metrics page. It belongs on the metrics listener
+// (COMAGICD_METRICS_ADDR), never on the public one.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // ObserveBatch records the size of a committed batch of a write path.

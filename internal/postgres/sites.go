@@ -22,14 +22,16 @@ import (
 const siteCacheTTL = 10 * time.Second
 
 // Sites stores accounts and sites. Lookups by key are cached briefly, since every
-// tracking request needs its site.
+// tracking request needs its site; so are unknown keys, so that random keys do
+// not cost a query each, and the origins that some site allows.
 type Sites struct {
 	db  *pgxpool.Pool
 	now func() time.Time
 
-	mu    sync.RWMutex
-	cache map[string]cachedSite // by site key
-	keys  map[int64]string      // site id → site key
+	mu      sync.RWMutex
+	cache   map[string]cachedSite // by site key; site nil: no such site
+	keys    map[int64]string      // site id → site key
+	origins map[string]cachedBool // by origin host: whether some site allows it
 }
 
 type cachedSite struct {
@@ -37,9 +39,17 @@ type cachedSite struct {
 	at   time.Time
 }
 
+type cachedBool struct {
+	ok bool
+	at time.Time
+}
+
+// maxCached bounds each cache of Sites; a full cache is emptied.
+const maxCached = 100000
+
 // NewSites returns the site store on db.
 func NewSites(db *pgxpool.Pool) *Sites {
-	return &Sites{db: db, now: time.Now, cache: map[string]cachedSite{}, keys: map[int64]string{}}
+	return &Sites{db: db, now: time.Now, cache: map[string]cachedSite{}, keys: map[int64]string{}, origins: map[string]cachedBool{}}
 }
 
 const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at`
@@ -62,18 +72,29 @@ func scanSite(row pgx.Row, extra ...any) (*comagic.Site, error) {
 
 // SiteByKey returns the site with the public key. Returns ENOTFOUND.
 func (s *Sites) SiteByKey(ctx context.Context, key string) (*comagic.Site, error) {
+	unknown := &comagic.Error{Code: comagic.ENOTFOUND, Field: "site_key", Message: "unknown site_key"}
 	s.mu.RLock()
 	c, ok := s.cache[key]
 	s.mu.RUnlock()
 	if ok && s.now().Sub(c.at) < siteCacheTTL {
+		if c.site == nil {
+			return nil, unknown
+		}
 		return c.site, nil
 	}
 	if len(key) != 32 {
-		return nil, &comagic.Error{Code: comagic.ENOTFOUND, Field: "site_key", Message: "unknown site_key"}
+		return nil, unknown
 	}
 	site, err := scanSite(s.db.QueryRow(ctx, `SELECT `+siteColumns+` FROM sites WHERE site_key = $1`, key))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &comagic.Error{Code: comagic.ENOTFOUND, Field: "site_key", Message: "unknown site_key"}
+		s.mu.Lock()
+		if len(s.cache) > maxCached {
+			clear(s.cache)
+			clear(s.keys)
+		}
+		s.cache[key] = cachedSite{at: s.now()}
+		s.mu.Unlock()
+		return nil, unknown
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: site by key: %w", err)
@@ -82,10 +103,58 @@ func (s *Sites) SiteByKey(ctx context.Context, key string) (*comagic.Site, error
 	return site, nil
 }
 
+// CachedSiteByKey returns the site with the public key when this node has it
+// cached, without asking the database; nil otherwise.
+func (s *Sites) CachedSiteByKey(key string) *comagic.Site {
+	s.mu.RLock()
+	c := s.cache[key]
+	s.mu.RUnlock()
+	if s.now().Sub(c.at) >= siteCacheTTL {
+		return nil
+	}
+	return c.site
+}
+
+// OriginKnown reports whether some site allows browser requests from origin
+// (see comagic.Site.AllowsOrigin). Answers are cached like sites.
+func (s *Sites) OriginKnown(ctx context.Context, origin string) (bool, error) {
+	host, ok := comagic.OriginHost(origin)
+	if !ok {
+		return false, nil
+	}
+	s.mu.RLock()
+	c, cached := s.origins[host]
+	s.mu.RUnlock()
+	if cached && s.now().Sub(c.at) < siteCacheTTL {
+		return c.ok, nil
+	}
+	// The host and every parent domain: a site's domain allows its subdomains.
+	var suffixes []string
+	for h := host; h != ""; {
+		suffixes = append(suffixes, h)
+		_, rest, found := strings.Cut(h, ".")
+		if !found {
+			break
+		}
+		h = rest
+	}
+	var known bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sites WHERE domains && $1::text[])`, suffixes).Scan(&known); err != nil {
+		return false, fmt.Errorf("postgres: origin known: %w", err)
+	}
+	s.mu.Lock()
+	if len(s.origins) > maxCached {
+		clear(s.origins)
+	}
+	s.origins[host] = cachedBool{ok: known, at: s.now()}
+	s.mu.Unlock()
+	return known, nil
+}
+
 func (s *Sites) remember(site *comagic.Site) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.cache) > 100000 {
+	if len(s.cache) > maxCached {
 		clear(s.cache)
 		clear(s.keys)
 	}
@@ -187,6 +256,10 @@ func (s *Sites) CreateSite(ctx context.Context, accountID int64, domains []strin
 		if err != nil {
 			return nil, fmt.Errorf("postgres: create site: %w", notFoundIfGone(err, "account"))
 		}
+		s.remember(site) // replaces a cached "unknown key"
+		s.mu.Lock()
+		clear(s.origins) // its domains may have been cached as unknown
+		s.mu.Unlock()
 		return site, nil
 	}
 }

@@ -129,32 +129,40 @@ func (s *Service) AddVisitorInfo(ctx context.Context, site *comagic.Site, creds 
 // (the `ci` of /vc/s/). With a key, the key must be genuine for the id's visitor
 // and session, and the site is the session's. Without a key, site is the one the
 // caller named by site key, and the id must match a session of that site
-// exactly, session start included. It returns the site. Returns EINVALID,
-// EUNAUTHORIZED.
-func (s *Service) AddVisitorInfoByComagicID(ctx context.Context, site *comagic.Site, key string, ci ComagicID, info comagic.VisitorInfo) (*comagic.Site, error) {
+// exactly, session start included. Every mismatch gives the same EUNAUTHORIZED
+// error, so that a guesser learns nothing from it. allow, when not nil, vets the
+// resolved site before anything is written. It returns the site. Returns
+// EINVALID, EUNAUTHORIZED.
+func (s *Service) AddVisitorInfoByComagicID(ctx context.Context, site *comagic.Site, key string, ci ComagicID, info comagic.VisitorInfo, allow func(*comagic.Site) error) (*comagic.Site, error) {
+	mismatch := &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "ci", Message: "ci (with k or sk) does not identify a session of the site"}
 	ref, err := s.store.SessionByID(ctx, ci.SessionID)
 	if comagic.ErrorCode(err) == comagic.ENOTFOUND {
-		return nil, &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "ci", Message: "ci does not identify a session"}
+		return nil, mismatch
 	}
 	if err != nil {
 		return nil, err
 	}
 	if ref.VisitorID != ci.VisitorID {
-		return nil, &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "ci", Message: "ci does not identify a session"}
+		return nil, mismatch
 	}
 	if key != "" {
 		if !s.signer.Verify(ref.SiteID, ci.VisitorID, ci.SessionID, key) || (site != nil && site.ID != ref.SiteID) {
-			return nil, &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "k", Message: "k does not match the visitor and session of ci"}
+			return nil, mismatch
 		}
 		if site, err = s.sites.SiteByID(ctx, ref.SiteID); err != nil {
 			return nil, err
 		}
 	} else if site == nil || site.ID != ref.SiteID || ref.StartedAt.Unix() != ci.StartedAt {
-		return nil, &comagic.Error{Code: comagic.EUNAUTHORIZED, Field: "ci", Message: "ci does not identify a session of the site"}
+		return nil, mismatch
 	}
 	clean, err := CleanVisitorInfo(info, site.Region)
 	if err != nil {
 		return nil, err
+	}
+	if allow != nil {
+		if err := allow(site); err != nil {
+			return nil, err
+		}
 	}
 	return site, s.store.AddVisitorInfo(ctx, site.ID, ci.VisitorID, clean)
 }
