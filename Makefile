@@ -40,11 +40,24 @@ bench:
 	@.ci/ensure-postgres
 	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
-## fuzz: run each fuzz target for a short while
+## fuzz: run each fuzz target for FUZZTIME (the decoders of every public input)
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./internal/leads:FuzzParse \
+	./internal/phone:FuzzNormalize \
+	./internal/tracking:FuzzParseComagicID \
+	./internal/comagic:FuzzOriginHost \
+	./internal/httpapi:FuzzDecodeJSON \
+	./internal/httpapi:FuzzOfflineMessage \
+	./internal/httpapi:FuzzTrackBodies \
+	./internal/httpapi:FuzzVCQuery \
+	./internal/httpapi:FuzzOrigin
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./internal/leads/
-	$(GO) test -run XXX -fuzz FuzzNormalize -fuzztime 30s ./internal/phone/
-	$(GO) test -run XXX -fuzz FuzzParseComagicID -fuzztime 30s ./internal/tracking/
+	@.ci/ensure-postgres
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run XXX -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
 
 clean:
 	rm -rf bin

@@ -82,8 +82,8 @@ func (s *Sites) SiteByKey(ctx context.Context, key string) (*comagic.Site, error
 		}
 		return c.site, nil
 	}
-	if len(key) != 32 {
-		return nil, unknown
+	if !validSiteKey(key) {
+		return nil, unknown // not even a query: Postgres refuses invalid UTF-8
 	}
 	site, err := scanSite(s.db.QueryRow(ctx, `SELECT `+siteColumns+` FROM sites WHERE site_key = $1`, key))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -101,6 +101,21 @@ func (s *Sites) SiteByKey(ctx context.Context, key string) (*comagic.Site, error
 	}
 	s.remember(site)
 	return site, nil
+}
+
+// validSiteKey reports whether key has the shape of a site key: 32 ASCII
+// letters and digits.
+func validSiteKey(key string) bool {
+	if len(key) != 32 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // CachedSiteByKey returns the site with the public key when this node has it
