@@ -27,19 +27,9 @@ const defaultMaxConns = 24
 
 // Open connects a pool to the database at databaseURL and checks that it answers.
 func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
+	cfg, err := poolConfig(databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse database url: %w", err)
-	}
-	if !strings.Contains(databaseURL, "pool_max_conns") {
-		cfg.MaxConns = defaultMaxConns
-	}
-	// Every statement of the server is served by an index. Statements are
-	// prepared once per connection and keep a generic plan; one made while a
-	// table was small (a new database) would otherwise scan the table whole for
-	// as long as the connection lives, however large it grows.
-	if _, set := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !set {
-		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -50,6 +40,20 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	return pool, nil
+}
+
+// poolConfig is the configuration of the server's pool for databaseURL. The
+// planner's settings are PostgreSQL's: the statements whose cached generic
+// plan would go bad as tables grow run with a plan of their own (planned).
+func poolConfig(databaseURL string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database url: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	return cfg, nil
 }
 
 // EnsureDatabase creates the database named in databaseURL when it does not exist
@@ -120,6 +124,15 @@ func RedactURL(databaseURL string) string {
 	}
 	return u.String()
 }
+
+// planned runs a statement as an unnamed statement, planned on each execution
+// with its parameters and the tables' current sizes (a custom plan). Statements
+// are otherwise prepared once per connection and soon run on a cached generic
+// plan, which is fine for key lookups but not for a batch that reads a list of
+// rows (id = ANY($1)): its generic plan, made while the table was small (a new
+// database), scans the table whole until the next ANALYZE, however fast it
+// grows meanwhile. Only such statements use it; plans_test.go checks them at size.
+const planned = pgx.QueryExecModeExec
 
 // isForeignKeyViolation reports a row that points at a row that no longer exists
 // (a purged visitor or session).

@@ -40,8 +40,7 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 	}
 	known := map[int64]sessionState{}
 	if len(claimed) > 0 {
-		rows, err := conn.Query(ctx, `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
-		                              FROM sessions WHERE id = ANY($1)`, claimed)
+		rows, err := conn.Query(ctx, loadSessionsSQL, planned, claimed)
 		if err != nil {
 			return fmt.Errorf("postgres: load sessions: %w", err)
 		}
@@ -124,7 +123,27 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		}
 		h.add(r, w, ip)
 	}
-	const q = `WITH new_visitors AS (
+	args := []any{planned, v.id, v.site, v.at,
+		ss.id, ss.site, ss.visitor, ss.at, ss.sourceKey, ss.referrer, ss.referrerDomain, ss.landing,
+		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
+		touchIDs, touchAt,
+		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
+		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip, touchEvery}
+	if _, err := conn.Exec(ctx, writeHitsSQL, args...); err != nil {
+		return fmt.Errorf("postgres: write page views: %w", err)
+	}
+	return nil
+}
+
+// loadSessionsSQL reads the sessions a batch of page views claims ($1, ids),
+// planned per execution (planned): the list's rows by the primary key.
+const loadSessionsSQL = `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
+                         FROM sessions WHERE id = ANY($1::bigint[])`
+
+// writeHitsSQL writes a batch's new visitors, new sessions, session touches
+// and hits in one statement, planned per execution (planned) for the touch of
+// the listed sessions.
+const writeHitsSQL = `WITH new_visitors AS (
 	    INSERT INTO visitors (id, site_id, created_at, updated_at)
 	    SELECT id, site_id, at, at FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS t(id, site_id, at)
 	), new_sessions AS (
@@ -151,17 +170,6 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 	            $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[])
 	     AS t(id, site_id, visitor_id, session_id, at, url, title, referrer,
 	          utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)`
-	args := []any{v.id, v.site, v.at,
-		ss.id, ss.site, ss.visitor, ss.at, ss.sourceKey, ss.referrer, ss.referrerDomain, ss.landing,
-		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
-		touchIDs, touchAt,
-		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
-		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip, touchEvery}
-	if _, err := conn.Exec(ctx, q, args...); err != nil {
-		return fmt.Errorf("postgres: write page views: %w", err)
-	}
-	return nil
-}
 
 // visitorCols, sessionCols and hitCols hold a batch's new rows column by column,
 // as unnest wants them.
