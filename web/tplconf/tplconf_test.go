@@ -1,0 +1,28 @@
+package tplconf
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestConformance runs the node test of this directory: the template
+// interpreter against lodash.template on the whole corpus.
+func TestConformance(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (apt-get install nodejs npm): %v", err)
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatalf("npm not found (apt-get install npm): %v", err)
+	}
+	cmd := exec.Command(node, "--test", "--test-reporter=tap", "tpl.test.mjs")
+	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test tpl.test.mjs: %v\n%s", err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%s", out)
+	}
+}
