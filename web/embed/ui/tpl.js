@@ -818,8 +818,9 @@ function run(prog, data, g) {
     throw new TplError('cannot run ' + s.k);
   }
 
-  exec(prog.b, scope(withScope));
-  return out;
+  // A return at the top ends lodash's function with its value.
+  const r = exec(prog.b, scope(withScope));
+  return r instanceof Return ? r.v : out;
 }
 
 // describe names an expression in error messages.
@@ -884,6 +885,12 @@ const lodash = {
   get: (o, p, d) => { const v = o == null ? undefined : dig(o, p); return v === undefined ? d : v; },
 };
 
+// Obj is Object without what leads to prototypes (getPrototypeOf,
+// getOwnPropertyDescriptors, ...).
+function Obj(v) { return Object(v); }
+Object.defineProperty(Obj, Symbol.hasInstance, { value: (v) => v instanceof Object });
+['keys', 'values', 'entries', 'assign', 'freeze', 'isFrozen', 'is', 'fromEntries'].forEach((k) => { Obj[k] = Object[k]; });
+
 /** globals are the names a template sees besides its data and its own variables. */
 export const globals = {
   _: lodash,
@@ -900,7 +907,7 @@ export const globals = {
   RangeError: RangeError,
   ReferenceError: ReferenceError,
   SyntaxError: SyntaxError,
-  Object: { keys: Object.keys, values: Object.values, entries: Object.entries },
+  Object: Obj,
   parseInt: parseInt,
   parseFloat: parseFloat,
   isNaN: isNaN,
