@@ -137,6 +137,9 @@ func (h *Handler) parseLead(w http.ResponseWriter, r *http.Request, site *comagi
 		if len(v) > 1 || (in.Request.IdempotencyKey != "" && in.Request.IdempotencyKey != key) {
 			return nil, comagic.Invalid(leads.IdempotencyField, "the Idempotency-Key header and the idempotency_key field differ")
 		}
+		if in.Request.RequestHash == nil {
+			in.Request.RequestHash = leads.RequestHash(fields)
+		}
 		in.Request.IdempotencyKey = key
 	}
 	return in, nil

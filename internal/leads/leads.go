@@ -142,7 +142,9 @@ func Parse(fields map[string]any) (*Input, error) {
 		}
 		r.Extra[k] = v
 	}
-	r.RequestHash = requestHash(fields)
+	if r.IdempotencyKey != "" {
+		r.RequestHash = RequestHash(fields)
+	}
 	return in, nil
 }
 
@@ -162,9 +164,10 @@ func IdempotencyKey(field string, v any) (string, error) {
 	return s, nil
 }
 
-// requestHash identifies the content of a request, so that an idempotency key
-// reused for another request can be told from a retry.
-func requestHash(fields map[string]any) []byte {
+// RequestHash identifies the content of a request (its fields but the
+// idempotency key), so that an idempotency key reused for another request can
+// be told from a retry. Parse sets it when the fields carry a key.
+func RequestHash(fields map[string]any) []byte {
 	rest := make(map[string]any, len(fields))
 	for k, v := range fields {
 		if k != IdempotencyField {
