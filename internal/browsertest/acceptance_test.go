@@ -66,17 +66,14 @@ func (e *realEnv) rows(t *testing.T, q string, args ...any) [][]string {
 // waitRows polls the query until it returns at least n rows.
 func (e *realEnv) waitRows(t *testing.T, n int, q string, args ...any) [][]string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r := e.rows(t, q, args...)
-		if len(r) >= n || time.Now().After(deadline) {
-			if len(r) < n {
-				t.Fatalf("query %q: %d rows, want %d: %v", q, len(r), n, r)
-			}
-			return r
+	var r [][]string
+	Eventually(t, 15*time.Second, func() error {
+		if r = e.rows(t, q, args...); len(r) < n {
+			return fmt.Errorf("query %q: %d rows, want %d: %v", q, len(r), n, r)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return r
 }
 
 func (e *realEnv) classic() string {
@@ -232,17 +229,13 @@ func TestAcceptanceReferenceSnippets(t *testing.T) {
 	if ct := env.rows(t, `SELECT kind, value FROM visitor_contacts WHERE visitor_id = $1 ORDER BY kind`, vid); fmt.Sprint(ct) != "[[email myemail@axample.com] [phone 79000000000]]" {
 		t.Errorf("visitor contacts %v", ct)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	Eventually(t, 10*time.Second, func() error {
 		props := env.rows(t, `SELECT name, coalesce(value, '<flag>') FROM visitor_properties WHERE visitor_id = $1 ORDER BY name`, vid)
-		if fmt.Sprint(props) == "[[Действующий клиент <flag>]]" {
-			break
+		if fmt.Sprint(props) != "[[Действующий клиент <flag>]]" {
+			return fmt.Errorf("visitor properties %v, want only the flag after deleteProperty", props)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("visitor properties %v, want only the flag after deleteProperty", props)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	noExceptions(t, tab)
 }
 

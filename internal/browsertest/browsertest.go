@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,8 @@ type Tab struct {
 }
 
 // NewTab opens a tab in a fresh browser context; it closes with the test.
+// When the test fails, a screenshot of the tab is saved first (see
+// SaveScreenshot) and its path logged.
 func (b *Browser) NewTab(t testing.TB) *Tab {
 	t.Helper()
 	tab := &Tab{t: t}
@@ -130,7 +133,52 @@ func (b *Browser) NewTab(t testing.TB) *Tab {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("browsertest: open tab: %v", err)
 	}
+	t.Cleanup(func() { // runs before cancel: cleanups run last-in first-out
+		if !t.Failed() {
+			return
+		}
+		if path, err := tab.SaveScreenshot("failed"); err != nil {
+			t.Logf("browsertest: no screenshot of the failed test: %v", err)
+		} else {
+			t.Logf("browsertest: screenshot of the failed test: %s", path)
+		}
+	})
 	return tab
+}
+
+// ArtifactDir returns the directory for test artefacts such as screenshots:
+// $BROWSERTEST_ARTIFACTS, else comagicd-browsertest under os.TempDir(). It is
+// created when missing.
+func ArtifactDir() (string, error) {
+	dir := os.Getenv("BROWSERTEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "comagicd-browsertest")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("browsertest: artefact dir: %w", err)
+	}
+	return dir, nil
+}
+
+// SaveScreenshot captures the tab's viewport as PNG into ArtifactDir, named
+// after the test and name, and returns the file's path.
+func (tab *Tab) SaveScreenshot(name string) (string, error) {
+	ctx, cancel := context.WithTimeout(tab.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return "", fmt.Errorf("browsertest: screenshot: %w", err)
+	}
+	dir, err := ArtifactDir()
+	if err != nil {
+		return "", err
+	}
+	file := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(tab.t.Name()+"-"+name) + "-" + time.Now().Format("150405.000") + ".png"
+	path := filepath.Join(dir, file)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return "", fmt.Errorf("browsertest: screenshot: %w", err)
+	}
+	return path, nil
 }
 
 func (tab *Tab) listen(ev any) {
@@ -268,6 +316,37 @@ func Wait[T any](tab *Tab, js string, timeout time.Duration) T {
 		}
 		tab.fail("wait for "+short(js), err)
 		return v
+	}
+}
+
+// PollInterval is how often Eventually checks its condition.
+const PollInterval = 50 * time.Millisecond
+
+// Eventually calls check every PollInterval until it returns nil and fails the
+// test with check's last error when timeout passes first. It is the one way
+// the tests wait for something on the Go side (calls recorded, rows stored):
+//
+//	Eventually(t, 10*time.Second, func() error {
+//		if n := len(api.Calls("event")); n != 1 {
+//			return fmt.Errorf("%d event calls, want 1", n)
+//		}
+//		return nil
+//	})
+//
+// To check that something did NOT happen, first wait for a positive signal
+// that comes after it would have happened, then check once.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("browsertest: not so after %v: %v", timeout, err)
+		}
+		time.Sleep(PollInterval)
 	}
 }
 

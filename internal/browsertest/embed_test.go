@@ -2,6 +2,8 @@ package browsertest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,12 +57,13 @@ func TestEmbedGenerations(t *testing.T) {
 				t.Errorf("credentials %v", c)
 			}
 			cookies := Eval[string](tab, `document.cookie`)
-			idRe := regexp.MustCompile(`(^|; )_comagic_ids1=(\d+)\.(\d+)\.(\d+)(;|$)`)
-			if m := idRe.FindStringSubmatch(cookies); m == nil {
-				t.Errorf("no _comagic_id<S> cookie of the form v.s.ts in %q", cookies)
-			}
-			if !regexp.MustCompile(`(^|; )_cmg_cssts1=\d+(;|$)`).MatchString(cookies) {
-				t.Errorf("no _cmg_csst<S> cookie in %q", cookies)
+			// <S> is the site's cookie_suffix from the bootstrap answer.
+			idRe := regexp.MustCompile(`(^|; )_comagic_id(\w+)=(\d+)\.(\d+)\.(\d+)(;|$)`)
+			m := idRe.FindStringSubmatch(cookies)
+			if m == nil || m[3] != jsNum(c["visitor_id"]) || m[4] != jsNum(c["session_id"]) {
+				t.Errorf("no _comagic_id<S> cookie of the form v.s.ts for %v in %q", c, cookies)
+			} else if !regexp.MustCompile(`(^|; )_cmg_csst` + m[2] + `=\d+(;|$)`).MatchString(cookies) {
+				t.Errorf("no _cmg_csst%s cookie in %q", m[2], cookies)
 			}
 			calls := api.Calls("bootstrap")[before:]
 			if len(calls) != 1 {
@@ -119,18 +122,16 @@ func TestQueueBeforeAndAfterLoad(t *testing.T) {
 			n := len(api.Calls(""))
 			tab.Go(pages.Page("/"+name, embedPage(code, "")))
 			waitBoot(tab)
-			Wait[bool](tab, `new Promise(r => setTimeout(() => r(true), 300))`, boot)
-			deadline := time.Now().Add(boot)
+			Eventually(t, boot, func() error {
+				if c := api.Calls("")[n:]; len(c) < 4 {
+					return fmt.Errorf("%d API calls, want 4", len(c))
+				}
+				return nil
+			})
+			roundTrip(tab)
 			var got []string
-			for time.Now().Before(deadline) {
-				got = nil
-				for _, c := range api.Calls("")[n:] {
-					got = append(got, c.Path)
-				}
-				if len(got) >= 4 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
+			for _, c := range api.Calls("")[n:] {
+				got = append(got, c.Path)
 			}
 			if len(got) != 4 || got[0] != "bootstrap" {
 				t.Fatalf("API calls %v, want bootstrap then property/set, event, visitor_info", got)
@@ -165,7 +166,9 @@ func TestDoubleLoadTracksOnce(t *testing.T) {
 		`<script async src="`+host+`/static/cs.min.js"></script>`+
 		`<script defer src="`+host+`/static/cs.min.js?k=`+api.SiteKey+`"></script>`, "")))
 	waitBoot(tab)
-	Wait[bool](tab, `new Promise(r => setTimeout(() => r(true), 500))`, boot)
+	// Every copy of the script has run once the page has loaded.
+	Wait[bool](tab, `document.readyState === 'complete'`, boot)
+	roundTrip(tab)
 	if n := len(api.Calls("bootstrap")); n != 1 {
 		t.Fatalf("%d bootstrap requests for a page that loads the script three times, want 1", n)
 	}
@@ -216,7 +219,13 @@ func TestPropertiesCachedAndShapes(t *testing.T) {
 	if n := len(api.Calls("property/get")); n != 1 {
 		t.Errorf("%d property/get requests, want 1 (only 'absent' is unknown)", n)
 	}
-	Wait[bool](tab, `new Promise(r => setTimeout(() => r(true), 300))`, boot)
+	Eventually(t, boot, func() error {
+		if n := len(api.Calls("property/delete")); n == 0 {
+			return errors.New("no property/delete request")
+		}
+		return nil
+	})
+	roundTrip(tab)
 	if n := len(api.Calls("property/delete")); n != 1 {
 		t.Errorf("%d property/delete requests, want 1", n)
 	}
@@ -242,7 +251,7 @@ func TestOfflineRequestCallbackIsObjectAndXHR(t *testing.T) {
 	if len(calls) != 1 || calls[0].Body["city"] != "Omsk" || calls[0].Body["hit_id"] == nil {
 		t.Fatalf("offline_request calls %v", calls)
 	}
-	bad := Eval[map[string]any](tab, `new Promise(done => Comagic.addOfflineRequest({message: 'no contact'}, o => done({
+	bad := Eval[map[string]any](tab, `new Promise(done => Comagic.addOfflineRequest({city: 'no contact, no text'}, o => done({
 		success: o.success, code: o.error && o.error.code, status: o.status, readyState: o.readyState, parsed: JSON.parse(o.response).success})))`)
 	if bad["success"] != false || bad["code"] != "invalid" || bad["status"] != 400.0 || bad["readyState"] != 4.0 || bad["parsed"] != false {
 		t.Errorf("error callback %v", bad)
@@ -266,8 +275,13 @@ func TestReinitTrackViewAndEvents(t *testing.T) {
 		t.Fatalf("hit calls %v", hits)
 	}
 	Eval[bool](tab, `Comagic.trackEvent('Offer', 'DownloadBook', 'CallTrackingBook', 'value'); Comagic.trackEvent('only-category'); true`)
-	ev := Wait[bool](tab, `new Promise(r => setTimeout(() => r(true), 300))`, boot)
-	_ = ev
+	Eventually(t, boot, func() error {
+		if len(api.Calls("event")) == 0 {
+			return errors.New("no event call")
+		}
+		return nil
+	})
+	roundTrip(tab) // a second event would have arrived by now
 	events := api.Calls("event")
 	if len(events) != 1 || events[0].Body["hit_id"] != c2["hit_id"] || events[0].Body["category"] != "Offer" {
 		t.Fatalf("event calls %v (want one, for the new hit)", events)

@@ -1,71 +1,54 @@
 package browsertest
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/comagicd/comagicd/web"
+	"github.com/comagicd/comagicd/internal/testenv"
 )
 
-// fakeAPI is an in-memory server that speaks the track API contract, so the
-// loader and the resilience of the script can be tested without Postgres and
-// with failures injected at will. The acceptance tests use the real server.
+// fakeAPI is the real comagicd server (testenv.StartServer, its own database)
+// behind a recorder: the loader and the resilience of the script are tested
+// against the answers the product really gives, while the tests see every
+// API call the page made and can inject failures at will. (It used to be an
+// in-memory imitation of the track API, whose answers drifted from the
+// contract; the name stays for the tests that use it.)
 type fakeAPI struct {
 	URL     string // http://127.0.0.1:PORT
-	SiteKey string
+	SiteKey string // a site for localhost and 127.0.0.1
+	Server  *testenv.Server
 
-	mu        sync.Mutex
-	calls     []fakeCall
-	fail      int // answer this status to every API call (0: none)
-	nextID    int64
-	props     map[string]any
-	operators bool
+	mu    sync.Mutex
+	calls []fakeCall
+	fail  int // answer this status to every track API call (0: none)
 }
 
+// fakeCall is one API call the page (or a site backend) made.
 type fakeCall struct {
-	Path   string // bootstrap, hit, event, property/set, ...
+	Path   string // bootstrap, hit, event, property/set, ... or add_offline_message
 	Origin string
 	CType  string
-	Body   map[string]any
+	Body   map[string]any // the JSON body, or the form's first values
 }
-
-var assets = func() *web.Assets {
-	a, err := web.New()
-	if err != nil {
-		panic(err)
-	}
-	return a
-}()
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{SiteKey: "AbCdEfGhIjKlMnOpQrStUvWxYz012345", nextID: 1000, props: map[string]any{}}
-	mux := http.NewServeMux()
-	mux.Handle("/static/", assets)
-	mux.Handle("/comagic/static/", http.StripPrefix("/comagic", assets))
-	mux.Handle("/demo/", assets)
-	mux.HandleFunc("/api/track/{key}/{path...}", f.serve)
-	mux.HandleFunc("/api/add_offline_message/", f.addOfflineMessage)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	f.URL = "http://" + ln.Addr().String()
+	f := &fakeAPI{}
+	f.Server = testenv.StartServer(t, testenv.Options{Wrap: f.wrap})
+	f.URL = f.Server.URL
+	f.SiteKey = f.Server.CreateSite(t, "localhost", "127.0.0.1")
 	return f
 }
 
+// setFail makes every track API call answer status with the API's error shape
+// (0: pass them to the server again). Calls are still recorded.
 func (f *fakeAPI) setFail(status int) {
 	f.mu.Lock()
 	f.fail = status
@@ -78,109 +61,85 @@ func (f *fakeAPI) Calls(path string) []fakeCall {
 	defer f.mu.Unlock()
 	var out []fakeCall
 	for _, c := range f.calls {
-		if path == "" || c.Path == path {
+		if (path == "" || c.Path == path) && c.Body["name"] != barrierProperty {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if u, err := url.Parse(origin); err == nil && u.Hostname() == "localhost" {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Vary", "Origin")
-	}
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		writeJSON(w, 400, map[string]any{"success": false, "error": map[string]any{"code": "invalid", "message": "bad JSON: " + err.Error()}})
-		return
-	}
-	path := r.PathValue("path")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fakeCall{Path: path, Origin: origin, CType: r.Header.Get("Content-Type"), Body: body})
-	if f.fail != 0 {
-		writeJSON(w, f.fail, map[string]any{"success": false, "error": map[string]any{"code": "internal", "message": "injected failure"}})
-		return
-	}
-	if r.PathValue("key") != f.SiteKey {
-		writeJSON(w, 404, map[string]any{"success": false, "error": map[string]any{"code": "not_found", "message": "no such site"}})
-		return
-	}
-	ok := map[string]any{"success": true}
-	switch path {
-	case "bootstrap", "hit":
-		f.nextID++
-		vid, _ := body["visitor_id"].(float64)
-		sid, _ := body["session_id"].(float64)
-		newSession := vid == 0
-		if newSession {
-			vid, sid = float64(f.nextID*10), float64(f.nextID*10+1)
-		}
-		ans := map[string]any{
-			"success": true, "site_key": f.SiteKey, "key": fmt.Sprintf("k%031d", int64(sid)),
-			"uri": f.URL + "/", "consultant_server_url": f.URL + "/",
-			"visitor_id": vid, "session_id": sid, "hit_id": f.nextID*1000 + 7,
-			"session_started_at": 1700000000, "new_session": newSession, "cookie_suffix": "s1",
-			"device_type": "desktop",
-		}
-		if path == "bootstrap" {
-			ans["settings"] = map[string]any{}
-			ans["operators_online"] = f.operators
-		}
-		writeJSON(w, 200, ans)
-	case "event", "visitor_info", "property/delete":
-		if path == "property/delete" {
-			delete(f.props, str(body["name"]))
-		}
-		writeJSON(w, 200, ok)
-	case "property/set":
-		if v, has := body["value"]; has {
-			f.props[str(body["name"])] = v
-		} else {
-			f.props[str(body["name"])] = true
-		}
-		writeJSON(w, 200, ok)
-	case "property/has":
-		_, has := f.props[str(body["name"])]
-		writeJSON(w, 200, map[string]any{"success": true, "result": has})
-	case "property/get":
-		v, has := f.props[str(body["name"])]
-		if !has {
-			v = false
-		}
-		writeJSON(w, 200, map[string]any{"success": true, "result": v})
-	case "offline_request":
-		if str(body["name"]) == "" && str(body["phone"]) == "" && str(body["email"]) == "" {
-			writeJSON(w, 400, map[string]any{"success": false, "error": map[string]any{"code": "invalid", "message": "a name, phone or email is required", "field": "name"}})
-			return
-		}
-		writeJSON(w, 200, map[string]any{"success": true, "result": nil})
-	default:
-		writeJSON(w, 404, map[string]any{"success": false, "error": map[string]any{"code": "not_found", "message": "no such call"}})
-	}
+// barrierProperty is the property that roundTrip asks about; Calls leaves its
+// calls out.
+const barrierProperty = "browsertest-barrier"
+
+// roundTrip waits for one API round trip of the page's script: it asks the
+// server about a property nobody sets and waits for the answer. What the
+// script sent before has then reached the server, and what it does on an
+// answer it got before has been done: the positive signal before checking
+// that something did not happen.
+func roundTrip(tab *Tab) {
+	tab.t.Helper()
+	Eval[bool](tab, `new Promise(done => Comagic.hasProperty(`+jsString(barrierProperty)+`, () => done(true)))`)
 }
 
-// addOfflineMessage records a site backend's form post.
-func (f *fakeAPI) addOfflineMessage(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, 400, map[string]any{"success": false, "error": map[string]any{"code": "invalid", "message": err.Error()}})
-		return
+// wrap records the API calls on their way to the real handler.
+func (f *fakeAPI) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, track := apiPath(r.URL.Path)
+		if path == "" || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		call := fakeCall{Path: path, Origin: r.Header.Get("Origin"), CType: r.Header.Get("Content-Type"), Body: map[string]any{}}
+		if track {
+			_ = json.Unmarshal(raw, &call.Body) // a bad body is the server's to refuse
+		} else if form, err := url.ParseQuery(string(raw)); err == nil {
+			for k, v := range form {
+				call.Body[k] = v[0]
+			}
+		}
+		f.mu.Lock()
+		f.calls = append(f.calls, call)
+		fail := f.fail
+		f.mu.Unlock()
+		if fail != 0 && track {
+			// What the server's own failures look like (api/openapi.yaml, Error),
+			// with the CORS headers that let the page read it.
+			if o := r.Header.Get("Origin"); o != "" {
+				w.Header().Set("Access-Control-Allow-Origin", o)
+				w.Header().Set("Vary", "Origin")
+			}
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(fail)
+			_ = json.NewEncoder(w).Encode(map[string]any{"success": false,
+				"error": map[string]any{"code": "internal", "message": "injected failure (HTTP " + strconv.Itoa(fail) + ")"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiPath returns the call's name for the recorded API paths: the part after
+// the site key of /api/track/{site_key}/..., or add_offline_message for the
+// site backends' endpoint (in all its spellings); "" for anything else.
+func apiPath(p string) (name string, track bool) {
+	if rest, ok := strings.CutPrefix(p, "/api/track/"); ok {
+		if _, call, ok := strings.Cut(rest, "/"); ok && call != "" {
+			return call, true
+		}
+		return "", false
 	}
-	body := map[string]any{}
-	for k, v := range r.PostForm {
-		body[k] = v[0]
+	switch strings.TrimSuffix(strings.TrimPrefix(p, "/comagic"), "/") {
+	case "/api/add_offline_message":
+		return "add_offline_message", false
 	}
-	f.mu.Lock()
-	f.calls = append(f.calls, fakeCall{Path: "add_offline_message", CType: r.Header.Get("Content-Type"), Body: body})
-	f.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"success": true})
+	return "", false
 }
 
 func str(v any) string {
@@ -193,18 +152,12 @@ func str(v any) string {
 	return ""
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 // embedPage returns an HTML page with head markup and body markup.
 func embedPage(head, body string) string {
 	return "<!doctype html><html><head><meta charset=utf-8><title>Test page</title>" + head + "</head><body>" + body + "</body></html>"
 }
 
-// classic returns the generation-1 embed code for the fake API.
+// classic returns the generation-1 embed code for the server.
 func (f *fakeAPI) classic() string {
 	return `<script>var __cs = __cs || []; __cs.push(["setCsAccount", "` + f.SiteKey + `"]);</script>` +
 		`<script async src="` + strings.TrimPrefix(f.URL, "http:") + `/static/cs.min.js"></script>`

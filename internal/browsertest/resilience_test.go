@@ -1,6 +1,8 @@
 package browsertest
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,13 +30,12 @@ func TestSurvivesPagePolyfills(t *testing.T) {
 		t.Fatalf("credentials %v", c)
 	}
 	Eval[bool](tab, `Comagic.trackEvent('Poly', 'Fill', 'name'); Comagic.addOfflineRequest({name: 'Ann', items: ['a', 'b']}); true`)
-	deadline := time.Now().Add(boot)
-	for len(api.Calls("event")) == 0 || len(api.Calls("offline_request")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("event or offline_request not sent")
+	Eventually(t, boot, func() error {
+		if len(api.Calls("event")) == 0 || len(api.Calls("offline_request")) == 0 {
+			return errors.New("event or offline_request not sent")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if b := api.Calls("event")[0].Body; b["category"] != "Poly" || b["action"] != "Fill" {
 		t.Errorf("event body %v", b)
 	}
@@ -57,7 +58,14 @@ func TestStrictCSP(t *testing.T) {
 	tab.Go(pages.Page("/csp", embedPage(listen+code, ""), "Content-Security-Policy", csp))
 	waitBoot(tab)
 	Eval[bool](tab, `Comagic.trackEvent('a', 'b'); Comagic.storage.setItem('x', {y: [1]}); Comagic.getDeviceType(); true`)
-	if v := Wait[[]string](tab, `new Promise(r => setTimeout(() => r(window.violations), 300))`, boot); len(v) > 0 {
+	Eventually(t, boot, func() error {
+		if len(api.Calls("event")) == 0 {
+			return errors.New("the event did not reach the server")
+		}
+		return nil
+	})
+	roundTrip(tab)
+	if v := Eval[[]string](tab, `window.violations`); len(v) > 0 {
 		t.Fatalf("CSP violations: %q", v)
 	}
 	noExceptions(t, tab)
@@ -111,13 +119,13 @@ func TestServerDownOr500(t *testing.T) {
 		// queued non-interactive calls go out.
 		api.setFail(0)
 		Wait[bool](tab, `typeof Comagic.getCredentials().hit_id === 'number'`, 20*time.Second)
-		deadline := time.Now().Add(boot)
-		for len(api.Calls("event")) == 0 || len(api.Calls("property/set")) == 0 || len(api.Calls("visitor_info")) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("queued calls not sent after recovery: %d events, %d sets", len(api.Calls("event")), len(api.Calls("property/set")))
+		Eventually(t, boot, func() error {
+			if len(api.Calls("event")) == 0 || len(api.Calls("property/set")) == 0 || len(api.Calls("visitor_info")) == 0 {
+				return fmt.Errorf("queued calls not sent after recovery: %d events, %d sets, %d visitor infos",
+					len(api.Calls("event")), len(api.Calls("property/set")), len(api.Calls("visitor_info")))
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 		if n := len(api.Calls("bootstrap")); n < 2 {
 			t.Errorf("%d bootstrap attempts, want retries", n)
 		}

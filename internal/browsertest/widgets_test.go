@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
@@ -138,6 +137,14 @@ func (e *widgetEnv) syncEmbed(options string) string {
 // resources lists the URLs the page fetched that contain part.
 func resources(tab *Tab, part string) []string {
 	return Eval[[]string](tab, `performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes(`+jsString(part)+`))`)
+}
+
+// widgetFiles returns the widget files the page fetched or started to fetch
+// (script and link elements pointing there).
+func widgetFiles(tab *Tab) []string {
+	return Eval[[]string](tab, `performance.getEntriesByType('resource').map(e => e.name)
+		.concat(Array.from(document.querySelectorAll('script[src], link[href]'), e => e.src || e.href))
+		.filter(n => n.includes('/static/widgets/'))`)
 }
 
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
@@ -451,15 +458,15 @@ func TestWidgetsLoadOnlyWhenEnabled(t *testing.T) {
 	tab := newTab(t)
 	tab.Go(pages.Page("/none", embedPage(env.classic(), "")))
 	waitBoot(tab)
-	time.Sleep(300 * time.Millisecond)
-	if got := resources(tab, "/static/widgets/"); len(got) != 0 {
+	roundTrip(tab) // the bootstrap's answer has been acted on
+	if got := widgetFiles(tab); len(got) != 0 {
 		t.Errorf("no widget enabled, yet fetched %v", got)
 	}
 	env.settings(t, "consultant", "desktop")
 	tab.Go(pages.Page("/off", embedPage(env.syncEmbed(`__cs.push(['disableWidgets', true]);`), "")))
 	waitBoot(tab)
-	time.Sleep(300 * time.Millisecond)
-	if got := resources(tab, "/static/widgets/"); len(got) != 0 {
+	roundTrip(tab)
+	if got := widgetFiles(tab); len(got) != 0 {
 		t.Errorf("disableWidgets, yet fetched %v", got)
 	}
 	tab.Go(pages.Page("/on", embedPage(env.classic(), "")))
@@ -553,8 +560,8 @@ func TestConsultantOfflineForm(t *testing.T) {
 	tab.Run(chromedp.SendKeys(chromedp.CSS(`#cmgd-om-email`), "ivan@example..ru"),
 		chromedp.SendKeys(chromedp.CSS(`#cmgd-om-phone`), "6789"),
 		chromedp.Click(chromedp.CSS(`.cmgd-panel [c-type=submitbutton]`)))
+	// The server's answer is in: whatever it stored is visible now.
 	Wait[bool](tab, `document.getElementById('cmgd-om-email').getAttribute('aria-invalid') === 'true' && document.getElementById('cmgd-om-email-error').textContent === 'Проверьте адрес e-mail' && document.getElementById('cmgd-om-phone-error').textContent === ''`, boot)
-	time.Sleep(200 * time.Millisecond)
 	if n := env.rows(t, `SELECT 1 FROM offline_requests WHERE `+siteFilter, env.SiteKey); len(n) != 0 {
 		t.Fatalf("invalid input stored %d requests", len(n))
 	}
@@ -711,7 +718,8 @@ func TestConsultantStrictCSP(t *testing.T) {
 	Wait[bool](tab, `!!document.querySelector('.cmgd-label__button')`, boot)
 	Eval[bool](tab, `Comagic.openSiteRequestPanel(); true`)
 	Wait[bool](tab, `Comagic.UI.getWidget('consultant_offline_message').isVisible() && getComputedStyle(document.querySelector('.cmgd-panel__head')).backgroundColor === 'rgb(67, 164, 0)'`, boot)
-	if v := Wait[[]string](tab, `new Promise(r => setTimeout(() => r(window.violations), 300))`, boot); len(v) > 0 {
+	roundTrip(tab)
+	if v := Eval[[]string](tab, `window.violations`); len(v) > 0 {
 		t.Fatalf("CSP violations: %q", v)
 	}
 	noExceptions(t, tab)

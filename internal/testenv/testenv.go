@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,6 +170,9 @@ type Options struct {
 	Logger *slog.Logger
 	// TrustedProxies are the networks whose X-Forwarded-For the server believes.
 	TrustedProxies []netip.Prefix
+	// Wrap, when set, wraps the server's handler, e.g. to record requests or
+	// to inject failures in front of the real server.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is a real comagicd listening on a random loopback port.
@@ -180,6 +184,22 @@ type Server struct {
 	App *app.App
 	// DatabaseURL is the URL of the server's database.
 	DatabaseURL string
+}
+
+// buildAssets bundles the web assets once per test binary: esbuild takes a
+// good part of a second, and the built assets are read-only, so every server
+// of the binary shares them.
+var buildAssets = sync.OnceValues(web.New)
+
+// Assets returns the web assets that test servers serve, built once per test
+// binary.
+func Assets(t testing.TB) *web.Assets {
+	t.Helper()
+	a, err := buildAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // Secret is the credential secret of test servers.
@@ -198,7 +218,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	assets, err := web.New()
+	assets, err := buildAssets()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +228,11 @@ func StartServer(t testing.TB, opts Options) *Server {
 		ln.Close()
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
+	var handler http.Handler = a.Handler
+	if opts.Wrap != nil {
+		handler = opts.Wrap(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
