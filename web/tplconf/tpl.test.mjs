@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { cases } from './corpus.mjs';
+import { generate, data as generatedData } from './generate.mjs';
 
 const LODASH = '4.17.21';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -77,22 +78,36 @@ function outcome(make, data) {
 
 const show = (v) => JSON.stringify(v, (k, x) => (x === undefined ? '(undefined)' : typeof x === 'function' ? '(function)' : x));
 
+// conforms renders template t with data through lodash and the
+// interpreter and wants the same output and data after, or both throwing.
+// It answers whether lodash rendered.
+function conforms(t, data, name) {
+  const want = outcome(() => _.template(t), data);
+  const got = outcome(() => tpl.interpret(t), data);
+  const where = name + ' with ' + show(data);
+  if (want.err) {
+    assert.ok(got.err, where + ': lodash throws (' + want.err.message + '), ours rendered ' + show(got.out));
+    return false;
+  }
+  assert.ok(!got.err, where + ': ours throws ' + (got.err && got.err.stack) + ', lodash rendered ' + show(want.out));
+  assert.equal(got.out, want.out, where);
+  assert.ok(isDeepStrictEqual(got.data, want.data), where + ': data after rendering: ' + show(got.data) + ', lodash: ' + show(want.data));
+  return true;
+}
+
 for (const c of cases) {
   test('conformance: ' + c.name, () => {
-    for (const data of c.data) {
-      const want = outcome(() => _.template(c.tpl), data);
-      const got = outcome(() => tpl.interpret(c.tpl), data);
-      const where = c.name + ' with ' + show(data);
-      if (want.err) {
-        assert.ok(got.err, where + ': lodash throws (' + want.err.message + '), ours rendered ' + show(got.out));
-        continue;
-      }
-      assert.ok(!got.err, where + ': ours throws ' + (got.err && got.err.stack) + ', lodash rendered ' + show(want.out));
-      assert.equal(got.out, want.out, where);
-      assert.ok(isDeepStrictEqual(got.data, want.data), where + ': data after rendering: ' + show(got.data) + ', lodash: ' + show(want.data));
-    }
+    for (const data of c.data) conforms(c.tpl, data, c.name);
   });
 }
+
+test('conformance: 1000 generated templates', () => {
+  let rendered = 0;
+  for (const t of generate(20261123, 1000)) {
+    for (const data of generatedData) if (conforms(t, data, show(t))) rendered++;
+  }
+  assert.ok(rendered > 2000, 'only ' + rendered + ' of the generated renders succeed in lodash');
+});
 
 // withoutEval runs f as on a page whose CSP forbids 'unsafe-eval'.
 function withoutEval(f) {

@@ -57,7 +57,7 @@ function scan(tpl, text, code) {
 
 const PUNCT = /(>>>=|\.\.\.|===|!==|\*\*=|<<=|>>>|>>=|&&=|\|\|=|\?\?=|=>|==|!=|<=|>=|&&|\|\||\?\?|\?\.(?!\d)|\+\+|--|\+=|-=|\*=|\/=|%=|&=|\|=|\^=|\*\*|<<|>>|[{}()[\];,<>+\-*/%!?:=.&|^~])/y;
 const SIMPLE_ESC = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', v: '\v', 0: '\0' };
-const VALUE_END = /^[)\]}]$|^(num|str|re|tpl)$/;
+const VALUE_END = /^([)\]}]|\+\+|--|num|str|re|tpl)$/;
 
 // lexJS appends the tokens of JavaScript source src, from i, to out. With
 // brace set it stops at an unmatched } (the end of a ${…} in a template
@@ -349,15 +349,17 @@ function parser(toks, vars) {
     return e;
   }
 
+  // isArrow tells an arrow function ahead: no line break before its =>.
   function isArrow() {
-    if (peek().t === 'id' && is('=>', 1)) return true;
+    const arrowAt = (i) => is('=>', i) && !peek(i).nl;
+    if (peek().t === 'id') return arrowAt(1);
     if (!is('(')) return false;
     let i = 1;
-    if (is(')', i)) return is('=>', i + 1);
+    if (is(')', i)) return arrowAt(i + 1);
     for (;;) {
       if (peek(i).t !== 'id') return false;
       i++;
-      if (is(')', i)) return is('=>', i + 1);
+      if (is(')', i)) return arrowAt(i + 1);
       if (!is(',', i)) return false;
       i++;
     }
@@ -389,6 +391,7 @@ function parser(toks, vars) {
       const t = peek();
       const p = (t.t === 'p' || t.t === 'id') && own.call(BIN, t.v) ? BIN[t.v] : 0;
       if (!p || p < min) return l;
+      if (t.v === '**' && l.k === 'un' && !l.par) fail('parenthesize the operand of **');
       pos++;
       l = { k: 'bin', op: t.v, l: l, r: binary(t.v === '**' ? p : p + 1) };
     }
@@ -466,7 +469,7 @@ function parser(toks, vars) {
       return { k: 'id', v: t.v };
     }
     if (t.t === 'p') {
-      if (t.v === '(') { const e = expr(); want(')'); return e; }
+      if (t.v === '(') { const e = expr(); want(')'); e.par = true; return e; }
       if (t.v === '[') {
         const items = [];
         while (!eat(']')) { items.push(assign()); if (!is(']')) want(','); }
@@ -508,6 +511,10 @@ function parser(toks, vars) {
 const BREAK = {};
 const CONTINUE = {};
 const SHORT = {};
+const TDZ = {};
+const CONST = Symbol('const');
+// live passes v on, unless it marks a let or const not yet declared.
+const live = (v, name) => { if (v === TDZ) throw new ReferenceError('cannot access ' + name + ' before its declaration'); return v; };
 class Return { constructor(v) { this.v = v; } }
 
 const OPS = {
@@ -580,7 +587,7 @@ function run(prog, data, g) {
   };
   const lookup = (sc, name, soft) => {
     const h = holder(sc, name);
-    if (h) return h[name];
+    if (h) return live(h[name], name);
     if (own.call(g, name)) return g[name];
     if (soft) return undefined;
     throw new ReferenceError(name + ' is not defined');
@@ -588,7 +595,8 @@ function run(prog, data, g) {
   // set assigns a variable; an undeclared one becomes a template variable.
   const set = (sc, name, v) => {
     const h = holder(sc, name);
-    if (h) put(h, name, v);
+    if (h && h[CONST] && h[CONST][name] && h[name] !== TDZ) throw new TypeError('assignment to the constant ' + name);
+    if (h) put(h, name, (live(h[name], name), v));
     else top.v[name] = v;
     return v;
   };
@@ -702,9 +710,14 @@ function run(prog, data, g) {
     return f;
   }
 
-  // exec runs a statement list; function declarations come first.
+  // exec runs a statement list; function declarations come first, and
+  // let and const are in their dead zone until declared.
   function exec(list, sc) {
-    for (let i = 0; i < list.length; i++) if (list[i].k === 'fdecl') sc.v[key(list[i].name)] = fn(list[i].f, sc);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (s.k === 'fdecl') sc.v[key(s.name)] = fn(s.f, sc);
+      if (s.k === 'var' && s.kind !== 'var') s.list.forEach((d) => { sc.v[key(d[0])] = TDZ; });
+    }
     for (let i = 0; i < list.length; i++) {
       const r = stmt(list[i], sc);
       if (r) return r;
@@ -746,7 +759,10 @@ function run(prog, data, g) {
       case 'var':
         for (let i = 0; i < s.list.length; i++) {
           const d = s.list[i];
-          if (s.kind === 'var') { if (d[1]) set(sc, d[0], ev(d[1], sc)); } else sc.v[key(d[0])] = d[1] ? ev(d[1], sc) : undefined;
+          if (s.kind === 'var') { if (d[1]) set(sc, d[0], ev(d[1], sc)); } else {
+            sc.v[key(d[0])] = d[1] ? ev(d[1], sc) : undefined;
+            if (s.kind === 'const') (sc.v[CONST] = sc.v[CONST] || {})[d[0]] = 1;
+          }
         }
         return null;
       case 'fdecl': return null;
