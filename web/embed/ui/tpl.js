@@ -727,8 +727,8 @@ function run(prog, data, g) {
 
   const scope = (sc) => ({ v: Object.create(null), up: sc });
 
-  // loop runs one pass of a loop body; it answers true to stop the loop
-  // and sets loop.r to a return.
+  // pass runs a loop body once; it answers true to stop the loop and
+  // keeps a return in state.r (continue just ends the pass).
   function pass(body, sc, state) {
     if (++steps > 1e6) throw new TplError('a loop runs too long');
     const r = stmt(body, sc);
