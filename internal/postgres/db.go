@@ -44,7 +44,7 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 
 // poolConfig is the configuration of the server's pool for databaseURL. The
 // planner's settings are PostgreSQL's: the statements whose cached generic
-// plan would go bad as tables grow run with a plan of their own (planned).
+// plan would go bad as tables grow run with a plan of their own (queueCustomPlanned).
 func poolConfig(databaseURL string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -125,14 +125,24 @@ func RedactURL(databaseURL string) string {
 	return u.String()
 }
 
-// planned runs a statement as an unnamed statement, planned on each execution
-// with its parameters and the tables' current sizes (a custom plan). Statements
-// are otherwise prepared once per connection and soon run on a cached generic
-// plan, which is fine for key lookups but not for a batch that reads a list of
-// rows (id = ANY($1)): its generic plan, made while the table was small (a new
-// database), scans the table whole until the next ANALYZE, however fast it
-// grows meanwhile. Only such statements use it; plans_test.go checks them at size.
-const planned = pgx.QueryExecModeExec
+// queueCustomPlanned queues sql into a batch so that it runs with a plan of
+// its own, made with its parameters and the tables' current sizes (a custom
+// plan): plan_cache_mode, read when a statement is bound, is set for sql alone
+// (the batch's statements run in order in one implicit transaction; when it
+// fails, the setting is rolled back with it). The results of the batch are
+// then: SET, sql's, RESET.
+//
+// Statements are prepared once per connection and soon run on a cached
+// generic plan, which is right for key lookups and for writes that read no
+// table, but not for a statement that reads a list of rows (id = ANY($1)): its
+// generic plan, made while the table was small (a new database), scans the
+// table whole until the next ANALYZE, however fast it grows meanwhile. Only
+// such statements use this; plans_test.go checks them at size.
+func queueCustomPlanned(b *pgx.Batch, sql string, args ...any) {
+	b.Queue(`SET plan_cache_mode = force_custom_plan`)
+	b.Queue(sql, args...)
+	b.Queue(`RESET plan_cache_mode`)
+}
 
 // isForeignKeyViolation reports a row that points at a row that no longer exists
 // (a purged visitor or session).

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/groupcommit"
 )
@@ -40,20 +42,26 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 	}
 	known := map[int64]sessionState{}
 	if len(claimed) > 0 {
-		rows, err := conn.Query(ctx, loadSessionsSQL, planned, claimed)
-		if err != nil {
+		b := &pgx.Batch{}
+		queueCustomPlanned(b, loadSessionsSQL, claimed)
+		br := conn.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil { // SET
+			br.Close()
 			return fmt.Errorf("postgres: load sessions: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			var st sessionState
-			if err := rows.Scan(&id, &st.siteID, &st.visitorID, &st.startedAt, &st.last, &st.sourceKey); err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: load sessions: %w", err)
-			}
-			known[id] = st
+		var id int64
+		var st sessionState
+		rows, err := br.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&id, &st.siteID, &st.visitorID, &st.startedAt, &st.last, &st.sourceKey}, func() error {
+				known[id] = st
+				return nil
+			})
 		}
-		if err := rows.Err(); err != nil {
+		if cerr := br.Close(); err == nil { // and RESET
+			err = cerr
+		}
+		if err != nil {
 			return fmt.Errorf("postgres: load sessions: %w", err)
 		}
 	}
@@ -123,26 +131,38 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		}
 		h.add(r, w, ip)
 	}
-	args := []any{planned, v.id, v.site, v.at,
+	// One pipelined batch, which PostgreSQL runs as one implicit transaction:
+	// the session touch (custom-planned) and the writes.
+	b := &pgx.Batch{}
+	if len(touchIDs) > 0 {
+		queueCustomPlanned(b, touchSessionsSQL, touchIDs, touchAt, touchEvery)
+	}
+	b.Queue(writeHitsSQL, v.id, v.site, v.at,
 		ss.id, ss.site, ss.visitor, ss.at, ss.sourceKey, ss.referrer, ss.referrerDomain, ss.landing,
 		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
-		touchIDs, touchAt,
 		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
-		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip, touchEvery}
-	if _, err := conn.Exec(ctx, writeHitsSQL, args...); err != nil {
+		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: write page views: %w", err)
 	}
 	return nil
 }
 
+// touchSessionsSQL sets the last hit time of the sessions $1 that continue
+// (custom-planned: a list of rows). The batch's hits are milliseconds apart:
+// its latest time ($2) stands for all. A session touched less than touchEvery
+// ($3) ago is left alone, which spares busy sessions a row update (and its
+// lock) on every page view.
+const touchSessionsSQL = `UPDATE sessions SET last_hit_at = $2::timestamptz
+                          WHERE id = ANY($1::bigint[]) AND last_hit_at < $2::timestamptz - $3::interval`
+
 // loadSessionsSQL reads the sessions a batch of page views claims ($1, ids),
-// planned per execution (planned): the list's rows by the primary key.
+// custom-planned (queueCustomPlanned): the list's rows by the primary key.
 const loadSessionsSQL = `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
                          FROM sessions WHERE id = ANY($1::bigint[])`
 
-// writeHitsSQL writes a batch's new visitors, new sessions, session touches
-// and hits in one statement, planned per execution (planned) for the touch of
-// the listed sessions.
+// writeHitsSQL writes a batch's new visitors, new sessions and hits in one
+// statement. It reads no table, so its cached generic plan is right at any size.
 const writeHitsSQL = `WITH new_visitors AS (
 	    INSERT INTO visitors (id, site_id, created_at, updated_at)
 	    SELECT id, site_id, at, at FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS t(id, site_id, at)
@@ -155,19 +175,13 @@ const writeHitsSQL = `WITH new_visitors AS (
 	                $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
 	         AS t(id, site_id, visitor_id, at, source_key, referrer, referrer_domain, landing_url,
 	              utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)
-	), touched AS (
-	    -- The batch's hits are milliseconds apart: its latest time stands for all.
-	    -- A session touched less than touchEvery ago is left alone, which spares
-	    -- busy sessions a row update (and its lock) on every page view.
-	    UPDATE sessions SET last_hit_at = $21::timestamptz
-	    WHERE id = ANY($20::bigint[]) AND last_hit_at < $21::timestamptz - $38::interval
 	)
 	INSERT INTO hits (id, site_id, visitor_id, session_id, created_at, url, title, referrer,
 	                  utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)
 	SELECT id, site_id, visitor_id, session_id, at, url, title, referrer,
 	       utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, NULLIF(ip, '')::inet
-	FROM unnest($22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::timestamptz[], $27::text[], $28::text[], $29::text[],
-	            $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[])
+	FROM unnest($20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::timestamptz[], $25::text[], $26::text[], $27::text[],
+	            $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[])
 	     AS t(id, site_id, visitor_id, session_id, at, url, title, referrer,
 	          utm_source, utm_medium, utm_campaign, utm_term, utm_content, device_type, user_agent, ip)`
 
