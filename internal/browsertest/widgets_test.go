@@ -227,7 +227,7 @@ Comagic.UI.registerViewController('sitephone', function (settings, tpls) {
   R.ready = ready.getEl().id + ':' + ready.refs.part.length;
 
   // Observer, createEl, helpers, constants.
-  const obs = UI.createObserver((state, action) => (state || 0) + action.n);
+  const obs = UI.createObserver((action, state) => (state || 0) + action.n);
   const seen = [];
   const off = obs.sub(v => seen.push('a' + v));
   obs.sub(v => seen.push('b' + v));
@@ -239,13 +239,13 @@ Comagic.UI.registerViewController('sitephone', function (settings, tpls) {
   R.createEl = el.outerHTML;
   R.time = UI.toTimeString(new Date(2024, 0, 2, 3, 4)) + ' ' + UI.toDateString(new Date(2024, 0, 2, 3, 4));
   R.contrast = UI.getContrastColor('43A400') + UI.getContrastColor('#FFEE58');
-  R.isIE = UI.isIE();
+  R.isIE = UI.isIE;
   R.mobile = UI.Mobile.isFullSizeMode();
   UI.Mobile.form(ready);
   R.formed = document.documentElement.classList.contains('comagic-mobile-locked') && ready.getEl().classList.contains('comagic-mobile-form');
   UI.Mobile.unform(ready);
   R.unformed = !document.documentElement.classList.contains('comagic-mobile-locked');
-  R.labelScale = UI.Mobile.updateLabelStyles(ready);
+  R.labelUnit = UI.Mobile.updateLabelStyles(ready) > 0;
   R.C = [UI.C.PHONE_MASK_FORMAT, UI.C.START_CHAT_TEXT, UI.C.SEND_OFFLINE_MESSAGE_TEXT, typeof UI.C.PLACEHOLDERS, UI.C.IMAGES.OPERATOR.slice(-12),
     typeof UI.C.MESSAGES_SETTINGS, typeof UI.C.RETENTION_BUTTONS_SETTINGS, Array.isArray(UI.C.SUPPORTED_FILE_TYPES),
     UI.C.WELCOME_CHAT_TEXT && UI.C.VCARD_TEXT && UI.C.RATING_TEXT && UI.C.RATING_FEEDBACK_TEXT && UI.C.OPERATOR_TYPING_TEXT &&
@@ -336,12 +336,12 @@ func TestWidgetFramework(t *testing.T) {
 		"observer":         "a2,b2,b5",
 		"createEl":         "<ul><li>&lt;i&gt;</li><li>y</li></ul>",
 		"time":             "03:04 02.01.2024",
-		"contrast":         "#FFFFFF#000000",
+		"contrast":         "FFFFFF000000",
 		"isIE":             false,
 		"mobile":           false,
 		"formed":           true,
 		"unformed":         true,
-		"labelScale":       1.0,
+		"labelUnit":        true,
 		"C":                []any{"+7 (___) ___-__-__", "Начать чат", "Оставить заявку", "object", "operator.svg", "object", "object", true, "all"},
 		"slim":             "auto",
 		"order":            []any{"before", "run", "end", "after"},

@@ -356,6 +356,12 @@ export const api = {
   },
 };
 
+/** leadAction records what the visitor did with a lead form (SPEC §10):
+ * action is show, submit or cancel; cb gets the answer. */
+export function leadAction(widget, action, data, cb) {
+  send('lead_action', { widget: String(widget), action: String(action), data: copy(data) }, true, (d) => invoke(cb, d));
+}
+
 // read performs a has/get property request, sharing one request between
 // callers asking the same thing at the same time.
 function read(path, name, cb, ok) {

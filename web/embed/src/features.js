@@ -35,9 +35,11 @@ const callFailed = (params, cb) => {
 /** comagicStubs are merged into window.Comagic. */
 export function comagicStubs() {
   return {
-    openChatWindow: disabled(CHAT, 'Comagic.openChatWindow'),
+    // Until an operator can chat, openChatWindow opens the request form (the
+    // consultant widget implements it), as the vendor's platform does.
+    openChatWindow: hook('openChatWindow', 'consultant', disabled(CHAT, 'Comagic.openChatWindow')),
     openSiteRequestPanel: hook('openSiteRequestPanel', 'consultant', disabled(REQ, 'Comagic.openSiteRequestPanel')),
-    openSitePhonePanel: disabled(PHONE, 'Comagic.openSitePhonePanel'),
+    openSitePhonePanel: hook('openSitePhonePanel', 'sitephone', disabled(PHONE, 'Comagic.openSitePhonePanel')),
     sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
     getCaptcha: disabled(PHONE, 'Comagic.getCaptcha'),
     Captcha: { get_captcha: disabled(PHONE, 'Comagic.Captcha.get_captcha') },
@@ -52,7 +54,7 @@ export function comagicStubs() {
 /** widgetStubs are the methods of window.ComagicWidget. */
 export function widgetStubs() {
   return {
-    openSitePhonePanel: disabled(PHONE, 'ComagicWidget.openSitePhonePanel'),
+    openSitePhonePanel: hook('openSitePhonePanel', 'sitephone', disabled(PHONE, 'ComagicWidget.openSitePhonePanel')),
     sitePhoneCall: disabled(PHONE, 'ComagicWidget.sitePhoneCall', callFailed),
     sitephoneCall: disabled(PHONE, 'ComagicWidget.sitephoneCall', callFailed),
   };

@@ -3,7 +3,7 @@
 // plugins) and the default widgets live in /static/widgets/ and are fetched
 // only when the bootstrap says that a widget is enabled on this page.
 
-import { S, whenReady } from './core.js';
+import { leadAction, S, whenReady } from './core.js';
 import { storage } from './storage.js';
 import { doc, errMsg, hasOwn, invoke, warn } from './util.js';
 
@@ -38,6 +38,7 @@ const env = {
   emit: emit,
   storage: storage,
   onreg: null, // set by the framework: called with the name on each registration
+  leadAction: leadAction, // records a lead form's show, submit or cancel
 };
 
 /** enabled reports whether the bootstrap enabled view controller vc on this page. */

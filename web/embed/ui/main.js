@@ -4,6 +4,7 @@
 // consultant and sitephone once per page, lead forms on every display.
 
 import { compile, escape } from './tpl.js';
+import { mobile } from './mobile.js';
 import { createEl, makeSubclasses, registry, Widget } from './widget.js';
 
 const C = window.Comagic;
@@ -29,10 +30,13 @@ function toDate(d) {
 
 function consts(base) {
   return {
-    PLACEHOLDERS: { name: 'Имя', phone: 'Телефон', email: 'E-mail', message: 'Сообщение', group: 'Выберите отдел' },
+    PLACEHOLDERS: { name: 'Имя', phone: 'Телефон', email: 'E-mail', message: 'Сообщение', group: 'Выберите отдел', captcha: 'Код с картинки', date: 'Дата', time: 'Время' },
     PHONE_MASK_FORMAT: env.S.cfg.mask || '+7 (___) ___-__-__',
     IMAGES: { OPERATOR: base + '/static/widgets/operator.svg' },
-    MESSAGES_SETTINGS: { MAX_LENGTH: 2000, HISTORY_PAGE_SIZE: 20, OPERATOR: 'Оператор', VISITOR: 'Посетитель', SYSTEM: 'Система' },
+    MESSAGES_SETTINGS: {
+      MAX_LENGTH: 2000, HISTORY_PAGE_SIZE: 20, OPERATOR: 'Оператор', VISITOR: 'Посетитель', SYSTEM: 'Система',
+      email: { sender: 'bot', text: 'Оставьте e-mail, и мы пришлём вам копию переписки', buttonText: 'Отправить', feedbackText: 'Спасибо! Копия переписки придёт на ваш e-mail' },
+    },
     RETENTION_BUTTONS_SETTINGS: {
       offline_message: { text: 'Оставить заявку' },
       sitephone: { text: 'Заказать звонок' },
@@ -53,6 +57,13 @@ function consts(base) {
     // Texts of the request form and of field errors.
     OFFLINE_MESSAGE_SENT: { title: 'Заявка отправлена', message: 'Спасибо! Мы свяжемся с вами в ближайшее время.' },
     OFFLINE_MESSAGE_FAILED: { title: 'Заявка не отправлена', message: 'Не удалось отправить заявку. Проверьте соединение и попробуйте ещё раз.' },
+    // Texts of a callback order (sitephone, call generator) and of other lead forms.
+    CALL_SENT: { title: 'Звонок заказан', message: 'Мы перезвоним вам в ближайшее время.' },
+    CALL_FAILED: { title: 'Звонок не заказан', message: 'Заказать звонок сейчас не получилось. Оставьте заявку, и мы свяжемся с вами.' },
+    CALL_CAPTCHA: { title: 'Звонок не заказан', message: 'Код с картинки введён неверно. Попробуйте ещё раз.' },
+    CALL_LIMIT: { title: 'Звонок не заказан', message: 'Слишком много заказов звонка. Попробуйте через минуту.' },
+    LEAD_SENT: { title: 'Спасибо!', message: 'Мы получили ваш ответ.' },
+    LEAD_FAILED: { title: 'Не отправлено', message: 'Не удалось отправить ответ. Проверьте соединение и попробуйте ещё раз.' },
     FIELD_ERRORS: {
       required: 'Заполните это поле',
       phone: 'Введите номер телефона полностью',
@@ -68,8 +79,6 @@ function install() {
   const UI = C.UI;
   const K = consts(S.base);
   const classes = makeSubclasses(env, K);
-  let formed = 0;
-  const mobileEl = (w) => (w && w.el) || w;
 
   const methods = {
     createWidget(name, config) {
@@ -77,6 +86,8 @@ function install() {
       return new Cls(String(name), config);
     },
     getWidget: (name) => registry[name] || registry['#' + name] || null,
+    // The reducer gets the published action first (the vendor's reducers take
+    // only the action) and the previous state second.
     createObserver(reducer) {
       let state;
       const subs = [];
@@ -86,7 +97,7 @@ function install() {
           return () => { const i = subs.indexOf(fn); if (i >= 0) subs.splice(i, 1); };
         },
         pub(action) {
-          state = typeof reducer === 'function' ? reducer(state, action) : action;
+          state = typeof reducer === 'function' ? reducer(action, state) : action;
           const l = subs.slice();
           for (let i = 0; i < l.length; i++) l[i](state);
           return state;
@@ -99,42 +110,18 @@ function install() {
     escape: escape,
     toTimeString: (d) => { d = toDate(d); return pad(d.getHours()) + ':' + pad(d.getMinutes()); },
     toDateString: (d) => { d = toDate(d); return pad(d.getDate()) + '.' + pad(d.getMonth() + 1) + '.' + d.getFullYear(); },
+    // getContrastColor answers the text colour for a background, as six hex
+    // digits without '#' like the settings' colours (templates write '#<%= … %>').
     getContrastColor(hex) {
       let h = String(hex || '').replace(/^#/, '');
       if (h.length === 3) h = h.replace(/(.)/g, '$1$1');
-      if (!/^[0-9a-fA-F]{6}$/.test(h)) return '#FFFFFF';
+      if (!/^[0-9a-fA-F]{6}$/.test(h)) return 'FFFFFF';
       const n = parseInt(h, 16);
       const yiq = (((n >> 16) & 255) * 299 + ((n >> 8) & 255) * 587 + (n & 255) * 114) / 1000;
-      return yiq >= 150 ? '#000000' : '#FFFFFF';
+      return yiq >= 150 ? '000000' : 'FFFFFF';
     },
-    isIE: () => /MSIE |Trident\//.test(navigator.userAgent),
-    Mobile: {
-      form(w) {
-        const el = mobileEl(w);
-        if (!el || el.classList.contains('comagic-mobile-form')) return;
-        el.classList.add('comagic-mobile-form');
-        formed++;
-        document.documentElement.classList.add('comagic-mobile-locked');
-      },
-      unform(w) {
-        const el = mobileEl(w);
-        if (!el || !el.classList.contains('comagic-mobile-form')) return;
-        el.classList.remove('comagic-mobile-form');
-        formed = Math.max(0, formed - 1);
-        if (!formed) document.documentElement.classList.remove('comagic-mobile-locked');
-      },
-      isFullSizeMode: () => S.device === 'mobile' || window.innerWidth <= 480,
-      updateLabelStyles(el) {
-        const vv = window.visualViewport;
-        const scale = vv && vv.scale > 0 ? 1 / vv.scale : 1;
-        const list = el ? [mobileEl(el)] : document.querySelectorAll('.comagic-label');
-        for (let i = 0; i < list.length; i++) {
-          if (!list[i]) continue;
-          list[i].style.transform = scale === 1 ? '' : 'scale(' + scale.toFixed(3) + ')';
-        }
-        return scale;
-      },
-    },
+    isIE: /MSIE |Trident\//.test(navigator.userAgent),
+    Mobile: mobile(S),
     C: K,
   };
   for (const k in methods) if (own.call(methods, k)) UI[k] = methods[k];
@@ -146,9 +133,13 @@ function install() {
 
 const vcs = {};
 
+// options are the applyWidgetsOptions of vc for this device; a tablet uses
+// the desktop options unless tablet ones were given, as it gets the desktop
+// settings unless the site has tablet ones.
 function options(vc) {
   const o = env.S.cfg.widgetsOptions[vc];
-  const d = o && o[env.S.device];
+  let d = o && o[env.S.device];
+  if (!d && o && env.S.device === 'tablet') d = o.desktop;
   return d && typeof d === 'object' ? d : {};
 }
 

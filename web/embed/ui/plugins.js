@@ -21,6 +21,11 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** fieldValue reads the raw value of a form field element. */
 function rawValue(el) {
+  if (el.tagName === 'SELECT') {
+    // A disabled option is a placeholder ("Choose a group *"): no value.
+    const o = el.options[el.selectedIndex];
+    return !o || o.disabled ? '' : el.value;
+  }
   if (attr(el, 'c-select') !== null) {
     const sel = el.querySelector('[aria-checked="true"][c-value],[aria-selected="true"][c-value]');
     return sel ? attr(sel, 'c-value') : '';
@@ -104,14 +109,23 @@ function errors(w) {
     if (!s) {
       if (rules.indexOf('required') >= 0) err = 'required';
     } else {
-      const mask = attr(el, 'c-mask');
-      if (rules.indexOf('phone') >= 0 && (digits(s).length < 10 || digits(s).length > 15 || (mask && digits(rawValue(el)).length < digits(mask).length + maskSlots(mask)))) err = 'phone';
+      if (rules.indexOf('phone') >= 0 && !phoneOk(el, s)) err = 'phone';
       else if (rules.indexOf('email') >= 0 && !EMAIL.test(s)) err = 'email';
       else if (attr(el, 'c-length') && !lengthOk(attr(el, 'c-length'), attr(el, 'c-type') === 'numberfield' ? digits(s).length : s.length)) err = 'length';
     }
     if (err) { r[name] = err; any = true; }
   }
   return any ? r : null;
+}
+
+// phoneOk: a masked field is complete when every place of its mask is
+// filled (a site's own mask, set with setUIPhoneMaskFormat, may be short);
+// without a mask a number has 10 to 15 digits.
+function phoneOk(el, s) {
+  const mask = attr(el, 'c-mask');
+  if (mask && maskSlots(mask)) return digits(rawValue(el)).length >= digits(mask).length + maskSlots(mask);
+  const n = digits(s).length;
+  return n >= 10 && n <= 15;
 }
 
 const disabled = (el) => { const d = attr(el, 'c-disabled'); return d !== null && d !== 'false'; };
@@ -141,6 +155,10 @@ function formField(w, el) {
     if ('disabled' in el) el.disabled = true;
     else el.setAttribute('aria-disabled', 'true');
     if (el.isContentEditable) el.contentEditable = 'false';
+  }
+  if (el.tagName === 'SELECT') {
+    nativeSelect(w, el);
+    return;
   }
   if (attr(el, 'c-select') !== null) {
     selectField(w, el);
@@ -184,6 +202,32 @@ function formField(w, el) {
 }
 
 const errorsOf = (w, el) => { const e = errors(w); return e && e[attr(el, 'c-name')]; };
+
+// A native <select> (c-select or not) takes its value from the chosen option.
+// With c-select and a c-ref, the widget also gets the ref <ref>CustomSelect: an
+// element that mirrors the chosen option's text (hidden by ui.css; a view
+// controller may style it as the visible face of the select).
+function nativeSelect(w, el) {
+  const ref = attr(el, 'c-ref');
+  let face = null;
+  if (attr(el, 'c-select') !== null && ref && !w.refs[ref + 'CustomSelect']) {
+    face = document.createElement('span');
+    face.className = 'comagic-c-select__value';
+    face.setAttribute('aria-hidden', 'true');
+    el.parentNode.insertBefore(face, el.nextSibling);
+    w.refs[ref + 'CustomSelect'] = face;
+  }
+  const changed = () => {
+    if (face) face.textContent = rawValue(el) ? el.options[el.selectedIndex].text.trim() : '';
+    if (el.getAttribute('aria-invalid') && !errorsOf(w, el)) {
+      el.removeAttribute('aria-invalid');
+      el.classList.remove('comagic-field--invalid');
+    }
+    w.fire('select', w, attr(el, 'c-name'), rawValue(el));
+  };
+  listen(w, el, 'change', changed);
+  listen(w, el, 'input', changed);
+}
 
 // A c-select field is a group of [c-value] options; a click, Enter or Space
 // chooses one. Options get role=radio and aria-checked.

@@ -27,6 +27,40 @@ export function createEl(tpl, data) {
   return document.adoptNode(el);
 }
 
+// BASE holds the base implementations of the lifecycle methods.
+const BASE = {
+  render(p, b) {
+    const ready = this.tpl && this.tpl.nodeType === 1;
+    const old = this.el;
+    if (!ready) {
+      const data = Object.assign({}, this.settings, { settings: this.settings, widget: this });
+      this.attachEl(createEl(this.tpl, data));
+    }
+    const parent = p || (old && old.parentNode) || this._parent || document.body;
+    this._parent = parent;
+    if (old && old !== this.el && old.parentNode) old.parentNode.replaceChild(this.el, old);
+    else if (!this.el.parentNode || p) parent.insertBefore(this.el, b || null);
+  },
+  show() {
+    if (this.el) this.el.classList.remove('comagic-widget--hidden');
+    this._shown = true;
+  },
+  hide() {
+    if (this.el) this.el.classList.add('comagic-widget--hidden');
+    this._shown = false;
+  },
+  destroy() {
+    for (let i = 0; i < this._off.length; i++) this._off[i]();
+    this._off = [];
+    if (this.el && this.el.parentNode) this.el.parentNode.removeChild(this.el);
+    this.el = null;
+    this.refs = {};
+    if (registry[this.name] === this) delete registry[this.name];
+    if (this.id != null && registry['#' + this.id] === this) delete registry['#' + this.id];
+    this.fire('destroy', this);
+  },
+};
+
 export class Widget {
   constructor(name, config) {
     config = config || {};
@@ -40,12 +74,18 @@ export class Widget {
     this._off = [];
     this._impl = {};
     this._parent = null;
+    this._shown = true; // a rendered widget is visible until hide()
     for (const k in config) {
       if (!own.call(config, k) || own.call(CONFIG, k)) continue;
       const v = config[k];
       if (typeof v !== 'function') this[k] = v;
-      else if (own.call(LIFECYCLE, k)) this._impl[k] = v.bind(this);
-      else this[k] = v.bind(this);
+      else if (own.call(LIFECYCLE, k)) {
+        // An override becomes the instance's own method; the prototype's
+        // method stays the base implementation, so an override may call
+        // this.constructor.prototype.render.apply(this, arguments).
+        this._impl[k] = v;
+        this[k] = function () { return this._run(k, v, arguments); };
+      } else this[k] = v.bind(this);
     }
     registry[name] = this;
     if (this.id != null) registry['#' + this.id] = this;
@@ -80,53 +120,48 @@ export class Widget {
     return ok;
   }
 
-  _run(name, def, args) {
+  // _run runs a lifecycle method: the before-event (false cancels), the
+  // implementation, then the after-event. An implementation returning false
+  // did not change the widget (an override that only forwarded the call,
+  // such as show(true) publishing to a visibility observer): no after-event,
+  // and isVisible() keeps its value.
+  _run(name, impl, args) {
     if (this.fire('before' + name, this) === false) return this;
-    const f = this._impl[name] || def;
-    f.apply(this, args);
+    if (impl.apply(this, args) === false) return this;
+    if (name === 'show') this._shown = true;
+    else if (name === 'hide') this._shown = false;
+    else if (name === 'render') this._shown = !(this.el && this.el.classList.contains('comagic-widget--hidden'));
     if (name !== 'destroy') this.fire(name, this);
     return this;
   }
 
+  // _base runs the base implementation of a lifecycle method: with events when
+  // the widget has no override, alone when an override calls it through the
+  // prototype.
+  _base(name, args) {
+    if (own.call(this._impl, name)) {
+      BASE[name].apply(this, args);
+      return this;
+    }
+    return this._run(name, BASE[name], args);
+  }
+
   /** render builds the element from the template and inserts it into parentEl (default body) before beforeEl. */
-  render(parentEl, beforeEl) {
-    return this._run('render', function (p, b) {
-      const ready = this.tpl && this.tpl.nodeType === 1;
-      const old = this.el;
-      if (!ready) {
-        const data = Object.assign({}, this.settings, { settings: this.settings, widget: this });
-        this.attachEl(createEl(this.tpl, data));
-      }
-      const parent = p || (old && old.parentNode) || this._parent || document.body;
-      this._parent = parent;
-      if (old && old !== this.el && old.parentNode) old.parentNode.replaceChild(this.el, old);
-      else if (!this.el.parentNode || p) parent.insertBefore(this.el, b || null);
-    }, arguments);
-  }
+  render() { return this._base('render', arguments); }
 
-  show() {
-    return this._run('show', function () { if (this.el) this.el.classList.remove('comagic-widget--hidden'); }, arguments);
-  }
+  /** show shows the widget: by default it removes the comagic-widget--hidden class. */
+  show() { return this._base('show', arguments); }
 
-  hide() {
-    return this._run('hide', function () { if (this.el) this.el.classList.add('comagic-widget--hidden'); }, arguments);
-  }
+  /** hide hides the widget: by default it adds the comagic-widget--hidden class. */
+  hide() { return this._base('hide', arguments); }
 
-  destroy() {
-    return this._run('destroy', function () {
-      for (let i = 0; i < this._off.length; i++) this._off[i]();
-      this._off = [];
-      if (this.el && this.el.parentNode) this.el.parentNode.removeChild(this.el);
-      this.el = null;
-      this.refs = {};
-      if (registry[this.name] === this) delete registry[this.name];
-      if (this.id != null && registry['#' + this.id] === this) delete registry['#' + this.id];
-      this.fire('destroy', this);
-    }, arguments);
-  }
+  /** destroy removes the element from the page and the widget from the registry. */
+  destroy() { return this._base('destroy', arguments); }
 
+  /** isVisible tells whether the widget is on the page and was not hidden, by
+   * the base hide() or by an override of hide(). */
   isVisible() {
-    return !!this.el && this.el.isConnected && !this.el.classList.contains('comagic-widget--hidden');
+    return !!this.el && this.el.isConnected && this._shown && !this.el.classList.contains('comagic-widget--hidden');
   }
 
   /** getEl returns the widget's element, or the first element inside it matching selector. */
@@ -135,9 +170,10 @@ export class Widget {
     return this.el.matches(selector) ? this.el : this.el.querySelector(selector);
   }
 
-  /** getRenderTo returns the element the widget was rendered into. */
+  /** getRenderTo returns the element the widget was rendered into, or the one
+   * render() will use (document.body unless given) before it is rendered. */
   getRenderTo() {
-    return (this.el && this.el.parentNode) || this._parent;
+    return (this.el && this.el.parentNode) || this._parent || document.body;
   }
 
   /** attachEl makes el the widget's element: collects refs and applies the plugins. */
@@ -167,6 +203,16 @@ const unavailable = (what) => function () {
   return false;
 };
 
+// provide makes a widget the implementation of a page method (such as
+// Comagic.openSiteRequestPanel) and runs a call that was made before it existed.
+function provide(env, method, fn) {
+  env.hooks[method] = fn;
+  if (env.pending[method]) {
+    delete env.pending[method];
+    setTimeout(fn, 0);
+  }
+}
+
 export function makeSubclasses(env, C) {
   const api = () => window.Comagic;
   const emit = env.emit;
@@ -174,18 +220,18 @@ export function makeSubclasses(env, C) {
   class ConsultantOfflineMessage extends Widget {
     constructor(name, config) {
       super(name, config);
-      env.hooks.openSiteRequestPanel = () => this.open();
-      const p = env.pending.openSiteRequestPanel;
-      if (p) {
-        delete env.pending.openSiteRequestPanel;
-        setTimeout(() => this.open(), 0);
-      }
+      // Comagic.openSiteRequestPanel() opens the form; so does
+      // Comagic.openChatWindow() while no operator can chat.
+      provide(env, 'openSiteRequestPanel', () => this.open());
+      provide(env, 'openChatWindow', () => this.open());
     }
 
-    /** open renders the form when needed and shows it (Comagic.openSiteRequestPanel). */
+    /** open renders the form when needed and shows it as the public API does:
+     * show(true), which a view controller's show override may route through
+     * its own visibility rules. */
     open() {
       if (!this.el) this.render();
-      return this.show();
+      return this.show(true);
     }
 
     /** sendRequest sends the request; the sendofflinerequest event tells how it went. */
@@ -226,8 +272,10 @@ export function makeSubclasses(env, C) {
   class ConsultantChat extends Widget {}
   const chat = unavailable('the online chat');
   ['startChat', 'closeChat', 'sendChatByMail', 'sendChatMessage', 'setOperatorRating', 'getHistory', 'getOperatorVcard',
-    'setVisitorCard', 'inviteAccept', 'inviteReject', 'sendFile', 'chatTyping'].forEach((m) => { ConsultantChat.prototype[m] = chat; });
+    'setVisitorCard', 'inviteAccept', 'inviteReject', 'sendFile', 'chatTyping', 'printCurrentChat'].forEach((m) => { ConsultantChat.prototype[m] = chat; });
   ConsultantChat.prototype.isChatAvailable = () => false;
+  ConsultantChat.prototype.getUnreadCounter = () => 0;
+  ConsultantChat.prototype.clearUnreadCounter = () => undefined;
   ConsultantChat.prototype.hasHistory = () => false;
   ConsultantChat.prototype.isReadyForFileTransfer = () => false;
   ConsultantChat.prototype.getRequiredInfo = () => [];
@@ -237,22 +285,68 @@ export function makeSubclasses(env, C) {
     return { name: c.name || '', email: c.email ? [c.email] : [], phone: c.phone ? [c.phone] : [] };
   };
 
+  // callInfo turns a sitePhoneCall answer into {success, info: {title, message}}.
+  const callInfo = (r) => {
+    const ok = !!r && r.success === true;
+    const status = r && r.result && r.result.status;
+    const t = ok ? C.CALL_SENT : status === 4 ? C.CALL_LIMIT : status === 1 ? C.CALL_CAPTCHA : C.CALL_FAILED;
+    return { success: ok, info: { title: t.title, message: t.message }, result: (r && r.result) || null };
+  };
+
   class Sitephone extends Widget {
+    constructor(name, config) {
+      super(name, config);
+      if (name === 'sitephone') provide(env, 'openSitePhonePanel', () => { if (!this.el) this.render(); this.show(true); });
+    }
+
     sitephoneCall(params, cb) { return window.ComagicWidget.sitePhoneCall(params, cb); }
+
+    /** startCall orders the callback with the form's values; the callcomplete
+     * event gets {success, info: {title, message}, result}. */
+    startCall(values) {
+      emit('ui:actionstart', { widget: this.name, action: 'startcall' });
+      window.ComagicWidget.sitePhoneCall(Object.assign({}, values), (r) => {
+        const ev = callInfo(r);
+        this.fire('callcomplete', ev);
+        emit('ui:actionend', { widget: this.name, action: 'startcall', success: ev.success });
+      });
+    }
   }
 
-  // Lead forms: submit(data) records the lead, cancel() the refusal.
+  // Lead forms: submit(data) records the lead, cancel() the refusal. The
+  // leadsubmit event gets {success, info: {title, message}} whether the
+  // submit worked or not, so the form can say so.
   class Lead extends Widget {
+    /** isSubmitted tells whether submit() was called on this display. */
+    isSubmitted() { return !!this._submitted; }
+
     submit(data) {
-      const done = (r) => this.fire('leadsubmit', r);
+      this._submitted = true;
       data = Object.assign({}, data);
-      if (this.name === 'call_generator') window.ComagicWidget.sitePhoneCall(data, done);
-      else if (this.name === 'personal_form') api().addVisitorInfo(data, done);
-      else api().addOfflineRequest(Object.assign({ form_name: this.settings.title || this.name }, data), done);
+      const done = (ev) => this.fire('leadsubmit', ev);
+      if (this.name === 'call_generator') {
+        window.ComagicWidget.sitePhoneCall(data, (r) => done(callInfo(r)));
+        return;
+      }
+      if (this.name === 'offline_message_generator') {
+        api().addOfflineRequest(Object.assign({ form_name: this.settings.title || this.name }, data), (o) => {
+          const ok = !!o && o.success === true;
+          const t = ok ? C.OFFLINE_MESSAGE_SENT : C.OFFLINE_MESSAGE_FAILED;
+          const ev = { success: ok, info: { title: t.title, message: t.message } };
+          if (!ok) ev.error = (o && o.error) || { code: 'network', message: '' };
+          done(ev);
+        });
+        return;
+      }
+      env.leadAction(this.name, 'submit', data, (o) => {
+        const ok = !!o && o.success === true;
+        const t = ok ? C.LEAD_SENT : C.LEAD_FAILED;
+        done({ success: ok, info: { title: t.title, message: t.message } });
+      });
     }
 
     cancel() {
-      setTimeout(() => this.fire('leadcancel', this), 0);
+      env.leadAction(this.name, 'cancel', {}, () => this.fire('leadcancel', this));
     }
   }
 

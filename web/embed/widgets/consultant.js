@@ -11,13 +11,15 @@
     const c = String((settings.common && settings.common.banner_color) || '2F6FEB').replace(/^#/, '');
     const accent = /^([0-9a-fA-F]{3}){1,2}$/.test(c) ? '#' + c : '#2F6FEB';
     w.el.style.setProperty('--cmgd-accent', accent);
-    w.el.style.setProperty('--cmgd-on-accent', UI.getContrastColor(accent));
+    w.el.style.setProperty('--cmgd-on-accent', '#' + UI.getContrastColor(accent));
   }
 
   UI.registerViewController('consultant', function (settings, tpls) {
     const om = settings.offline_message || {};
     const C = UI.C;
-    const mobile = () => UI.Mobile.isFullSizeMode();
+    // On a phone the form takes the whole screen (Mobile.form) and the label
+    // is sized in screen units, whatever the page's zoom.
+    const mobile = () => window.Comagic.getDeviceType() === 'mobile';
     let label = null;
     let rack = null;
 
@@ -134,7 +136,10 @@
         else if (rack.isVisible()) rack.hide();
         else rack.show();
       });
-      if (mobile()) UI.Mobile.updateLabelStyles(label);
+      if (mobile()) {
+        UI.Mobile.updateLabelStyles(label.el, { padding: 4 });
+        UI.Mobile.updateLabelStyles(label.refs.button, { width: 15, height: 15 });
+      }
     }
   });
 })();
