@@ -4,7 +4,9 @@
 package fields
 
 import (
+	"encoding/json"
 	"net/mail"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +32,24 @@ func Email(field, s string) error {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
 		return comagic.Invalid(field, "%s %q is not a valid address", field, s)
+	}
+	return nil
+}
+
+// Number checks that a JSON number is one a double holds, so that Postgres
+// (whose numeric overflows on exponents such as 1e999999) and every reader can
+// take it; an underflow such as 1e-999999 is refused too, for it is not zero.
+// Returns EINVALID naming the field.
+func Number(field string, n json.Number) error {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err == nil && f == 0 {
+		mantissa, _, _ := strings.Cut(strings.ToLower(string(n)), "e")
+		if strings.Trim(mantissa, "-+0.") != "" {
+			err = strconv.ErrRange
+		}
+	}
+	if err != nil {
+		return comagic.Invalid(field, "%s is not a number a double can hold", field)
 	}
 	return nil
 }
