@@ -31,10 +31,12 @@ export function mobile(S) {
   function enter() {
     if (saved) return;
     let meta = document.querySelector('meta[name="viewport"]');
-    saved = { meta: meta, content: meta ? meta.getAttribute('content') : null, created: !meta };
+    const ours = !meta || meta.hasAttribute('data-comagic');
+    saved = { meta: meta, content: meta && !ours ? meta.getAttribute('content') : null, created: ours };
     if (!meta) {
       meta = document.createElement('meta');
       meta.name = 'viewport';
+      meta.setAttribute('data-comagic', '');
       (document.head || document.documentElement).appendChild(meta);
       saved.meta = meta;
     }
@@ -44,9 +46,10 @@ export function mobile(S) {
 
   function leave() {
     if (!saved || active()) return;
-    if (saved.created) {
-      if (saved.meta.parentNode) saved.meta.parentNode.removeChild(saved.meta);
-    } else if (saved.content === null) saved.meta.removeAttribute('content');
+    // A page without a viewport tag gets ours back with empty content: the
+    // browser keeps the last viewport when the tag is removed, but an empty
+    // one restores the page's own (980 px, zoomed out) layout.
+    if (saved.created || saved.content === null) saved.meta.setAttribute('content', '');
     else saved.meta.setAttribute('content', saved.content);
     saved = null;
     document.documentElement.classList.remove('comagic-mobile-locked');
