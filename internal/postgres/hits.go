@@ -29,9 +29,10 @@ type sessionState struct {
 	sourceKey         string
 }
 
-// flushHits writes a batch of page views with two statements for the whole
-// batch: one reads the sessions the items claim, one writes visitors, sessions,
-// session touches and hits together (a single statement, so it is atomic).
+// flushHits writes a batch of page views with two round trips for the whole
+// batch: one reads the sessions the items claim, one touches the continued
+// sessions and writes visitors, sessions and hits (one pipelined batch, one
+// implicit transaction, so it is atomic).
 func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*comagic.HitWrite) error {
 	// 1. Load the sessions the items claim to continue.
 	var claimed []int64
