@@ -27,6 +27,11 @@ type TrackingService interface {
 	GetProperty(ctx context.Context, site *Site, creds Credentials, name string) (*Property, error)
 	// DeleteProperty removes the property. Returns EINVALID, EUNAUTHORIZED.
 	DeleteProperty(ctx context.Context, site *Site, creds Credentials, name string) error
+	// RecordLeadAction stores a show, submit or cancel of a lead form; its
+	// SiteID, VisitorID and SessionID come from the site and credentials, and
+	// ID and CreatedAt are set. Returns EINVALID (widget, action, data),
+	// EUNAUTHORIZED, ENOTFOUND. On success the row is committed.
+	RecordLeadAction(ctx context.Context, site *Site, creds Credentials, a *LeadAction) error
 }
 
 // OfflineRequestService stores leads.

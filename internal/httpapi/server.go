@@ -109,6 +109,7 @@ func New(d Deps) *Handler {
 		r.Post("/visitor_info", h.visitorInfo)
 		r.Post("/property/{op}", h.property)
 		r.Post("/offline_request", h.offlineRequest)
+		r.Post("/lead_action", h.leadAction)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(limit)

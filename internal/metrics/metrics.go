@@ -26,6 +26,7 @@ type Metrics struct {
 	NewSessions     prometheus.Counter
 	Events          prometheus.Counter
 	OfflineRequests *prometheus.CounterVec // by source: browser, api
+	LeadActions     *prometheus.CounterVec // by widget and action (show, submit, cancel)
 }
 
 // New registers the metrics, the Go runtime collectors and, when pool is not
@@ -51,8 +52,11 @@ func New(pool *pgxpool.Pool) *Metrics {
 		OfflineRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "comagicd_offline_requests_total", Help: "Offline requests (leads) stored, by source.",
 		}, []string{"source"}),
+		LeadActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_lead_actions_total", Help: "Lead form shows, submits and cancels stored, by widget and action.",
+		}, []string{"widget", "action"}),
 	}
-	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests,
+	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests, m.LeadActions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.Registry.MustRegister(&poolCollector{pool: pool})

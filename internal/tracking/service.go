@@ -20,6 +20,7 @@ type Store interface {
 	GetProperty(ctx context.Context, siteID, visitorID int64, name string) (*comagic.Property, error)
 	DeleteProperty(ctx context.Context, siteID, visitorID int64, name string) error
 	SessionByID(ctx context.Context, sessionID int64) (*comagic.SessionRef, error)
+	RecordLeadAction(ctx context.Context, a *comagic.LeadAction) error
 }
 
 // Sites finds sites by id.
