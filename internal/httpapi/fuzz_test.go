@@ -87,7 +87,7 @@ func FuzzOfflineMessage(f *testing.F) {
 	})
 }
 
-var trackPaths = []string{"bootstrap", "hit", "event", "visitor_info", "property/set", "property/get", "property/has", "property/delete"}
+var trackPaths = []string{"bootstrap", "hit", "event", "visitor_info", "property/set", "property/get", "property/has", "property/delete", "lead_action"}
 
 // FuzzTrackBodies drives the tracking calls with fuzzed JSON bodies.
 func FuzzTrackBodies(f *testing.F) {
@@ -99,6 +99,7 @@ func FuzzTrackBodies(f *testing.F) {
 	f.Add(uint8(3), `{`+creds+`,"name":"n","phone":"+7 912 000 00 00","email":"a@b.cd"}`)
 	f.Add(uint8(4), `{`+creds+`,"name":"n","value":{"x":1}}`)
 	f.Add(uint8(5), `{`+creds+`,"name":"n"} trailing`)
+	f.Add(uint8(8), `{`+creds+`,"widget":"personal_form","action":"submit","data":{"name":"n","n":1.5,"ok":true}}`)
 	f.Fuzz(func(t *testing.T, path uint8, body string) {
 		p := trackPaths[int(path)%len(trackPaths)]
 		check(t, serve(s.srv, http.MethodPost, "/api/track/"+s.site+"/"+p, "text/plain;charset=UTF-8", body, ""), p)
