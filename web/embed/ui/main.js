@@ -223,6 +223,8 @@ function tryRun(vc) {
       }
     }
     fn(settings, tpls);
+    // Each display of a lead form is recorded (SPEC §10).
+    if (!ONCE[vc]) env.leadAction(vc, 'show', {}, null);
     if (typeof st.opt.afterViewControllerRun === 'function') st.opt.afterViewControllerRun();
   } catch (e) {
     try { console.error('Comagic: the ' + vc + ' view controller failed: ' + ((e && e.message) || e)); } catch (x) { /* no console */ }
