@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -117,14 +118,20 @@ func TestAdminSiteCommands(t *testing.T) {
 // seeds the demo site, prints its URLs, answers, and shuts down gracefully.
 func TestServeDemo(t *testing.T) {
 	db := testenv.NewDatabase(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	freeAddr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, metricsAddr := freeAddr(), freeAddr()
 	t.Setenv("DATABASE_URL", db)
 	t.Setenv("COMAGICD_LISTEN_ADDR", addr)
+	// Metrics get a port of their own: the default 127.0.0.1:9090 may be taken
+	// on a developer's machine (a `make run` server).
+	t.Setenv("COMAGICD_METRICS_ADDR", metricsAddr)
 	t.Setenv("COMAGICD_BASE_URL", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
@@ -156,6 +163,20 @@ func TestServeDemo(t *testing.T) {
 	resp, err := http.Get(base + "/demo/?k=" + m[2])
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("demo page: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Metrics are served on their own listener, not on the public one.
+	resp, err = http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics listener: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "comagicd_") {
+		t.Fatalf("metrics listener: %d %.200s", resp.StatusCode, body)
+	}
+	if resp, err = http.Get(base + "/metrics"); err != nil || resp.StatusCode == 200 {
+		t.Fatalf("metrics on the public listener: %v %v", resp, err)
 	}
 	resp.Body.Close()
 	resp, err = http.Get(base + "/static/cs.min.js")

@@ -226,7 +226,6 @@ function nativeSelect(w, el) {
     w.fire('select', w, attr(el, 'c-name'), rawValue(el));
   };
   listen(w, el, 'change', changed);
-  listen(w, el, 'input', changed);
 }
 
 // A c-select field is a group of [c-value] options; a click, Enter or Space
