@@ -13,11 +13,15 @@ import (
 
 // insertLeadActionSQL stores a lead action when the session is one of the
 // visitor on the site (the credentials' check, repeated by the database for
-// free: the foreign key reads the same row). The hit is kept only when it is a
-// hit of the session, looked up by its primary key (as for events).
-const insertLeadActionSQL = `INSERT INTO lead_actions (site_id, visitor_id, session_id, hit_id, widget, action, data)
+// free: the foreign key reads the same row). The session and the hit are both
+// looked up by their primary keys: the session in a materialised CTE, since a
+// generic plan made on an empty table would otherwise read it through
+// sessions_site_idx (every session of the site); the hit is kept only when it
+// is a hit of the session (as for events).
+const insertLeadActionSQL = `WITH s AS MATERIALIZED (SELECT id, site_id, visitor_id FROM sessions WHERE id = $3)
+INSERT INTO lead_actions (site_id, visitor_id, session_id, hit_id, widget, action, data)
 SELECT s.site_id, s.visitor_id, s.id, (SELECT CASE WHEN h.session_id = s.id THEN h.id END FROM hits h WHERE h.id = $4), $5::text, $6::text, $7::jsonb
-FROM sessions s WHERE s.id = $3 AND s.site_id = $1 AND s.visitor_id = $2
+FROM s WHERE s.site_id = $1 AND s.visitor_id = $2
 RETURNING id, created_at`
 
 // RecordLeadAction stores a lead action whose site, visitor and session the

@@ -19,8 +19,11 @@ const IdempotencyTTL = 24 * time.Hour
 const leadColumns = `site_id, visitor_id, session_id, hit_id, name, email, phone, message,
 	is_sale, sale_cost, group_id, form_name, source, extra, claimed_visitor_id, claimed_session_id, claimed_hit_id`
 
-// leadValues are the values of leadColumns for $1..$17.
-const leadValues = `$1, NULLIF($2, 0), NULLIF($3, 0), (SELECT h.id FROM hits h WHERE h.id = $4 AND h.session_id = $3),
+// leadValues are the values of leadColumns for $1..$17. The hit is kept only
+// when it is a hit of the session, looked up by its primary key: a filter on
+// the session as well lets a generic plan pick hits_session_idx and read every
+// hit of a long session.
+const leadValues = `$1, NULLIF($2, 0), NULLIF($3, 0), (SELECT CASE WHEN h.session_id = $3 THEN h.id END FROM hits h WHERE h.id = $4),
 	$5, $6, $7, $8, $9, $10::text::numeric, NULLIF($11, 0), $12, $13, $14,
 	NULLIF($15, 0), NULLIF($16, 0), NULLIF($17, 0)`
 

@@ -145,13 +145,38 @@ func TestPlansAtSize(t *testing.T) {
 		if long == nil || *long != latestHit || foreign != nil {
 			t.Fatalf("round %d: events' hit ids %v, %v; want %d and NULL (a hit of another session)", round, long, foreign, latestHit)
 		}
+		// A lead and a lead action naming the long session's latest hit.
+		lead := &comagic.OfflineRequest{SiteID: siteID, VisitorID: idBase + 1, SessionID: longSession, HitID: latestHit,
+			Name: "long", Phone: "+74950000000", Source: "browser"}
+		if err := store.CreateOfflineRequest(ctx, lead); err != nil {
+			t.Fatal(err)
+		}
+		action := &comagic.LeadAction{SiteID: siteID, VisitorID: idBase + 1, SessionID: longSession, HitID: latestHit,
+			Widget: "personal_form", Action: "show"}
+		if err := store.RecordLeadAction(ctx, action); err != nil {
+			t.Fatal(err)
+		}
+		var leadHit, actionHit *int64
+		if err := admin.QueryRow(ctx, `SELECT (SELECT hit_id FROM offline_requests WHERE id = $1),
+			(SELECT hit_id FROM lead_actions WHERE id = $2)`, lead.ID, action.ID).Scan(&leadHit, &actionHit); err != nil {
+			t.Fatal(err)
+		}
+		if leadHit == nil || *leadHit != latestHit || actionHit == nil || *actionHit != latestHit {
+			t.Fatalf("round %d: hit ids of the lead %v and the lead action %v; want %d", round, leadHit, actionHit, latestHit)
+		}
 		got := plans.all()
-		var touched, loaded, events bool
+		var touched, loaded, events, leads, actions bool
 		for _, p := range got {
 			what := fmt.Sprintf("round %d (%s): %s", round, map[bool]string{false: "plans made on the empty database", true: "after ANALYZE"}[analyze], short(p.query))
 			switch {
 			case strings.Contains(p.query, "INSERT INTO events"):
 				events = true
+				checkPlan(t, what, p.plan, "hits_pkey")
+			case strings.Contains(p.query, "INSERT INTO offline_requests"):
+				leads = true
+				checkPlan(t, what, p.plan, "hits_pkey")
+			case strings.Contains(p.query, "INSERT INTO lead_actions"):
+				actions = true
 				checkPlan(t, what, p.plan, "hits_pkey")
 			case strings.Contains(p.query, "UPDATE sessions SET last_hit_at"):
 				touched = true
@@ -163,14 +188,16 @@ func TestPlansAtSize(t *testing.T) {
 				checkPlan(t, what, p.plan, "")
 			}
 		}
-		if !touched || !loaded || !events {
-			t.Fatalf("round %d: plans of the session load %v, the page-view write %v, the event write %v: not all reported (%d plans)", round, loaded, touched, events, len(got))
+		if !touched || !loaded || !events || !leads || !actions {
+			t.Fatalf("round %d: plans of the session load %v, the page-view write %v, the event write %v, the lead write %v, the lead action write %v: not all reported (%d plans)",
+				round, loaded, touched, events, leads, actions, len(got))
 		}
 	}
 }
 
 // warmUp runs the write paths on the empty database as pages do, in batches:
-// 32 visitors come back 5 times with a page view and an event each.
+// 32 visitors come back 5 times with a page view, an event, a lead and a lead
+// action each.
 func warmUp(ctx context.Context, t *testing.T, store *postgres.Store, site *comagic.Site) {
 	t.Helper()
 	const pages = 32
@@ -197,8 +224,16 @@ func warmUp(ctx context.Context, t *testing.T, store *postgres.Store, site *coma
 			if err := store.RecordHit(ctx, w); err != nil {
 				return err
 			}
-			return store.TrackEvent(ctx, comagic.Event{SiteID: site.ID, VisitorID: w.Result.VisitorID, SessionID: w.Result.SessionID,
-				HitID: w.Result.HitID, Category: "warm-up", At: time.Now()})
+			if err := store.TrackEvent(ctx, comagic.Event{SiteID: site.ID, VisitorID: w.Result.VisitorID, SessionID: w.Result.SessionID,
+				HitID: w.Result.HitID, Category: "warm-up", At: time.Now()}); err != nil {
+				return err
+			}
+			if err := store.CreateOfflineRequest(ctx, &comagic.OfflineRequest{SiteID: site.ID, VisitorID: w.Result.VisitorID,
+				SessionID: w.Result.SessionID, HitID: w.Result.HitID, Name: "warm-up", Phone: "+74950000000", Source: "browser"}); err != nil {
+				return err
+			}
+			return store.RecordLeadAction(ctx, &comagic.LeadAction{SiteID: site.ID, VisitorID: w.Result.VisitorID,
+				SessionID: w.Result.SessionID, HitID: w.Result.HitID, Widget: "personal_form", Action: "show"})
 		})
 	}
 }
