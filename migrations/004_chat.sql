@@ -70,6 +70,10 @@ CREATE TABLE chats (
     closed_by     text CHECK (closed_by IN ('visitor', 'operator', 'idle', 'invite_rejected', 'system')),
     rating        smallint CHECK (rating BETWEEN 1 AND 5),
     last_seq      bigint NOT NULL DEFAULT 0,
+    -- visitor_seen_seq: the last seq delivered to a visitor's open page; an
+    -- operator answer that no page received in time is emailed (late answer).
+    visitor_seen_seq bigint NOT NULL DEFAULT 0,
+    visitor_email text NOT NULL DEFAULT '',
     -- last_visitor_at: the visitor's last message or sign of life (idle close,
     -- late answers by mail); answered_at: the first operator message.
     last_visitor_at  timestamptz,
@@ -123,7 +127,7 @@ CREATE INDEX chat_files_chat_idx ON chat_files (chat_id);
 -- SKIP LOCKED and deleted in the same transaction as its effect).
 CREATE TABLE chat_timers (
     id       bigserial PRIMARY KEY,
-    kind     text NOT NULL CHECK (kind IN ('retention', 'retention_action', 'idle_close', 'auto_invite')),
+    kind     text NOT NULL CHECK (kind IN ('retention', 'retention_action', 'idle_close', 'auto_invite', 'late_answer')),
     chat_id  bigint REFERENCES chats (id) ON DELETE CASCADE,
     site_id  bigint REFERENCES sites (id) ON DELETE CASCADE,
     visitor_id bigint,
