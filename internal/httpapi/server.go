@@ -18,6 +18,7 @@ import (
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/leads"
 	"github.com/comagicd/comagicd/internal/metrics"
+	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/tracking"
 )
 
@@ -66,6 +67,9 @@ type Deps struct {
 	RateLimit int
 	// Assets serves /static/*, /comagic/static/* and /demo/*; may be nil.
 	Assets http.Handler
+	// Operators logs operators in and authenticates them; nil leaves the
+	// operator endpoints out.
+	Operators *operators.Service
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -122,6 +126,7 @@ func New(d Deps) *Handler {
 			r.Post(prefix+"/api/add_offline_message/", h.addOfflineMessage)
 		}
 	})
+	h.operatorRoutes(r)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)
