@@ -1,5 +1,6 @@
-// Documented methods of features that this build does not provide yet (chat,
-// sitephone, number replacement), and of widgets not enabled for the site. Each one exists under
+// Documented methods of features that this build does not provide yet
+// (sitephone calls, number replacement), and of widgets not enabled for the
+// site (the consultant's chat and request form, the sitephone panel). Each one exists under
 // its documented name and says in the console that the feature is disabled for
 // the site: never a silent no-op, never a fake success.
 
@@ -32,6 +33,10 @@ const callFailed = (params, cb) => {
   later(() => invoke(cb, { success: false, result: { status: 3, code: 'feature_disabled' } }));
 };
 
+const mailFailed = (v, cb) => {
+  later(() => invoke(cb, { success: false, error: { code: 'feature_disabled', message: 'the online chat is disabled for this site' } }));
+};
+
 /** comagicStubs are merged into window.Comagic. */
 export function comagicStubs() {
   return {
@@ -40,6 +45,9 @@ export function comagicStubs() {
     openChatWindow: hook('openChatWindow', 'consultant', disabled(CHAT, 'Comagic.openChatWindow')),
     openSiteRequestPanel: hook('openSiteRequestPanel', 'consultant', disabled(REQ, 'Comagic.openSiteRequestPanel')),
     openSitePhonePanel: hook('openSitePhonePanel', 'sitephone', disabled(PHONE, 'Comagic.openSitePhonePanel')),
+    // sendChatByMail(email | {email}, callback?): the consultant widget
+    // implements it; the callback gets {success, error?}.
+    sendChatByMail: hook('sendChatByMail', 'consultant', disabled(CHAT, 'Comagic.sendChatByMail', mailFailed)),
     sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
     getCaptcha: disabled(PHONE, 'Comagic.getCaptcha'),
     Captcha: { get_captcha: disabled(PHONE, 'Comagic.Captcha.get_captcha') },

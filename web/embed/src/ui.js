@@ -81,9 +81,15 @@ export function hook(name, vc, off) {
 
 /** visitorCard is Comagic.visitorCard: what the visitor told the widgets about themselves. */
 export const visitorCard = {
+  // emails and phones are lists (the chat's visitor card keeps up to five).
   getItem(field) {
-    const c = storage.getItem('visitor_card');
-    return c && typeof c === 'object' && hasOwn(c, field) ? c[field] : null;
+    let c = storage.getItem('visitor_card');
+    c = c && typeof c === 'object' ? c : {};
+    if (field === 'emails' || field === 'phones') {
+      const one = c[field.slice(0, -1)];
+      return Array.isArray(c[field]) ? c[field] : one ? [one] : [];
+    }
+    return hasOwn(c, field) ? c[field] : null;
   },
 };
 

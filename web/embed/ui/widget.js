@@ -1,8 +1,9 @@
 // Widgets: the base class (render/show/hide/destroy, events with cancellable
 // before* handlers, refs, plugins) and the named subclasses.
 
+import { createChat } from './chat.js';
 import { attach } from './plugins.js';
-import { render } from './tpl.js';
+import { escape, render } from './tpl.js';
 
 const own = Object.prototype.hasOwnProperty;
 const LIFECYCLE = { render: 1, show: 1, hide: 1, destroy: 1 };
@@ -197,19 +198,14 @@ export class Widget {
   }
 }
 
-// warnStub returns a method that says the feature is not part of this build.
-const unavailable = (what) => function () {
-  try { console.warn('Comagic: ' + what + ' is not available on this site yet'); } catch (e) { /* no console */ }
-  return false;
-};
-
 // provide makes a widget the implementation of a page method (such as
 // Comagic.openSiteRequestPanel) and runs a call that was made before it existed.
 function provide(env, method, fn) {
   env.hooks[method] = fn;
-  if (env.pending[method]) {
+  const args = env.pending[method];
+  if (args) {
     delete env.pending[method];
-    setTimeout(fn, 0);
+    setTimeout(() => fn.apply(null, args), 0);
   }
 }
 
@@ -223,7 +219,7 @@ export function makeSubclasses(env, C) {
       // Comagic.openSiteRequestPanel() opens the form; so does
       // Comagic.openChatWindow() while no operator can chat.
       provide(env, 'openSiteRequestPanel', () => this.open());
-      provide(env, 'openChatWindow', () => this.open());
+      provide(env, 'openChatWindow', openChat);
     }
 
     /** open renders the form when needed and shows it as the public API does:
@@ -269,21 +265,237 @@ export function makeSubclasses(env, C) {
     }
   }
 
-  class ConsultantChat extends Widget {}
-  const chat = unavailable('the online chat');
-  ['startChat', 'closeChat', 'sendChatByMail', 'sendChatMessage', 'setOperatorRating', 'getHistory', 'getOperatorVcard',
-    'setVisitorCard', 'inviteAccept', 'inviteReject', 'sendFile', 'chatTyping', 'printCurrentChat'].forEach((m) => { ConsultantChat.prototype[m] = chat; });
-  ConsultantChat.prototype.isChatAvailable = () => false;
-  ConsultantChat.prototype.getUnreadCounter = () => 0;
-  ConsultantChat.prototype.clearUnreadCounter = () => undefined;
-  ConsultantChat.prototype.hasHistory = () => false;
-  ConsultantChat.prototype.isReadyForFileTransfer = () => false;
-  ConsultantChat.prototype.getRequiredInfo = () => [];
-  ConsultantChat.prototype.getState = () => 'available';
-  ConsultantChat.prototype.getVisitorCard = function () {
-    const c = env.storage.getItem('visitor_card') || {};
-    return { name: c.name || '', email: c.email ? [c.email] : [], phone: c.phone ? [c.phone] : [] };
+  // ---- consultant chat ----
+
+  const LEADS = ['call_generator', 'offline_message_generator', 'personal_form'];
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+  const said = {};
+  const call = (cb, arg) => {
+    if (typeof cb !== 'function') return;
+    try { cb(arg); } catch (e) { report(e); }
   };
+  // chatOf returns the page's chat, created on first use, or null when the
+  // site's consultant has no chat section (then chat methods say so and
+  // answer false).
+  const chatOf = () => {
+    const s = env.S.settings && env.S.settings.consultant;
+    if (env.S.cfg.widgetsOff || !s || !s.chat || typeof s.chat !== 'object') return null;
+    return env.chat || (env.chat = createChat(env));
+  };
+  const off = (m) => {
+    if (!said[m]) { said[m] = 1; try { console.warn('Comagic: ' + m + '(): the online chat is disabled for this site'); } catch (e) { /* no console */ } }
+    return false;
+  };
+  const fail = (r) => ({ success: false, error: (r && r.error) || { code: 'unavailable', message: 'the chat server cannot be reached' } });
+
+  // mail emails the transcript of the current or last chat to v (an address
+  // or {email}); cb and the widget's sendchatbymail event get {success, error?}.
+  function mail(v, cb, w) {
+    const email = String((v && typeof v === 'object' ? v.email : v) || '').trim();
+    const c = chatOf();
+    const done = (res) => {
+      if (w) w.fire('sendchatbymail', res);
+      call(cb, res);
+    };
+    if (!c) return setTimeout(() => done(fail(off('sendChatByMail'))), 0);
+    if (!EMAIL.test(email)) return setTimeout(() => done({ success: false, error: { code: 'invalid', message: 'a valid e-mail address is required', field: 'email' } }), 0);
+    emit('ui:actionstart', { widget: 'consultant_chat', action: 'sendchatbymail' });
+    c.send({ type: 'mail', email: email }).then((r) => {
+      done(r.ok ? { success: true } : fail(r));
+      emit('ui:actionend', { widget: 'consultant_chat', action: 'sendchatbymail', success: !!r.ok });
+    });
+  }
+  provide(env, 'sendChatByMail', (v, cb) => mail(v, cb, registry.consultant_chat));
+
+  // openChat implements Comagic.openChatWindow(): the chat when an operator
+  // can answer or a chat is open, otherwise the request form.
+  function openChat() {
+    const w = registry.consultant_chat;
+    const om = registry.consultant_offline_message;
+    const c = env.chat;
+    if (w && c && (c.st.available || c.st.state !== 'available')) {
+      if (!w.el) w.render();
+      w.show(true);
+    } else if (om && om.open) om.open();
+    else if (w && c) {
+      if (!w.el) w.render();
+      w.show(true);
+    } else off('Comagic.openChatWindow');
+  }
+
+  // ConsultantChat is the consultant_chat widget: the methods and events of
+  // the chat API (SPEC §7) over the page's chat connection.
+  class ConsultantChat extends Widget {
+    constructor(name, config) {
+      super(name, config);
+      provide(env, 'openChatWindow', openChat);
+      this._chat = chatOf();
+      if (this._chat) this._chat.attach(this);
+    }
+
+    // _send sends a command; then(reply) runs with {ok, …}.
+    _send(m, frame, then) {
+      const c = this._chat;
+      if (!c) return off(m);
+      c.send(frame).then(then || (() => undefined));
+      return true;
+    }
+
+    startChat(groupId) {
+      const f = { type: 'start' };
+      if (groupId) f.group_id = +groupId;
+      return this._send('startChat', f, (r) => { if (r.ok) this.fire('startchat', { chat_id: r.chat_id }); });
+    }
+
+    closeChat(cb) {
+      return this._send('closeChat', { type: 'close' }, (r) => {
+        if (r.ok) this.fire('closechat', {});
+        call(cb, r.ok ? { success: true } : fail(r));
+      });
+    }
+
+    isChatAvailable() { return !!this._chat && this._chat.st.available; }
+
+    sendChatByMail(v, cb) { mail(v, cb, this); return !!this._chat; }
+
+    /** sendChatMessage sends text and returns the message object to render
+     * now; the server's echo of it is not fired again. */
+    sendChatMessage(text, groupId) {
+      const c = this._chat;
+      if (!c) return off('sendChatMessage');
+      text = String(text == null ? '' : text).slice(0, 10000);
+      if (!text.trim()) return false;
+      return c.message(text, groupId, (m, r) => {
+        m.status = r.ok ? 'sent' : 'failed';
+        if (!r.ok) m.error = r.error;
+        this.fire('messagestatus', m);
+      });
+    }
+
+    setOperatorRating(mark) {
+      mark = Math.round(+mark);
+      if (!(mark >= 1 && mark <= 5)) return false;
+      return this._send('setOperatorRating', { type: 'rate', mark: mark }, (r) => {
+        if (!r.ok) return;
+        this._chat.rated(r.rating === undefined ? mark : r.rating);
+        this.fire('setrating', mark);
+      });
+    }
+
+    hasHistory() { return !!this._chat && this._chat.hist.has(this._chat.st.hasHistory); }
+
+    /** getHistory returns up to 20 earlier messages, newest first, or false. */
+    getHistory() { return this._chat ? this._chat.history() : false; }
+
+    getOperatorVcard() {
+      const o = this._chat && this._chat.st.operator;
+      return o ? Object.assign({}, o) : null;
+    }
+
+    getVisitorCard() {
+      if (this._chat) {
+        const c = this._chat.st.card;
+        return { name: c.name, email: c.email.slice(), phone: c.phone.slice() };
+      }
+      const c = env.storage.getItem('visitor_card') || {};
+      return { name: c.name || '', email: c.email ? [c.email] : [], phone: c.phone ? [c.phone] : [] };
+    }
+
+    setVisitorCard(vcard, cb) {
+      const f = { type: 'visitor_card' };
+      ['name', 'email', 'phone'].forEach((k) => {
+        const v = vcard && vcard[k] != null ? String(vcard[k]).trim() : '';
+        if (v) f[k] = v;
+      });
+      const ok = this._send('setVisitorCard', f, (r) => {
+        if (r.ok) this._chat.carded(r.visitor_card);
+        call(cb, r.ok ? { success: true, visitor_card: this.getVisitorCard() } : fail(r));
+      });
+      if (!ok) setTimeout(() => call(cb, fail()), 0);
+      return ok;
+    }
+
+    inviteAccept() { return this._send('inviteAccept', { type: 'invite_accept' }, (r) => { if (r.ok) this.fire('inviteaccept', {}); }); }
+
+    inviteReject() { return this._send('inviteReject', { type: 'invite_reject' }, (r) => { if (r.ok) this.fire('invitereject', {}); }); }
+
+    /** sendFile uploads the file chosen in input (or a File) to the open
+     * chat, starting one if needed; the sendfile event tells how it went. */
+    sendFile(input) {
+      const c = this._chat;
+      if (!c) return off('sendFile');
+      const file = input && input.files ? input.files[0] : input && typeof input.size === 'number' ? input : null;
+      if (input && input.files) try { input.value = ''; } catch (e) { /* read-only */ }
+      const done = (ok, err) => {
+        this._busy = false;
+        this.fire('sendfile', ok ? { success: true } : { success: false, error: err });
+        emit('ui:actionend', { widget: this.name, action: 'sendfile', success: ok });
+      };
+      if (!file || !this.isReadyForFileTransfer()) return false;
+      if (c.st.maxFile && file.size > c.st.maxFile) {
+        setTimeout(() => this.fire('sendfile', { success: false, error: { code: 'too_large', message: 'the file is larger than ' + c.st.maxFile + ' bytes' } }), 0);
+        return false;
+      }
+      this._busy = true;
+      emit('ui:actionstart', { widget: this.name, action: 'sendfile' });
+      const up = () => c.upload(file, done);
+      if (c.st.state === 'chat') up();
+      else c.send({ type: c.st.state === 'invite' ? 'invite_accept' : 'start' }).then((r) => (r.ok ? up() : done(false, r.error)));
+      return true;
+    }
+
+    isReadyForFileTransfer() { return !!this._chat && this._chat.st.file && !this._busy; }
+
+    getRequiredInfo() { return this._chat ? this._chat.st.required.slice() : []; }
+
+    getState() {
+      const s = this._chat ? this._chat.st.state : 'available';
+      if (s === 'available') for (let i = 0; i < LEADS.length; i++) if (registry[LEADS[i]] && registry[LEADS[i]].isVisible()) return 'lead';
+      return s;
+    }
+
+    chatTyping(text) {
+      if (!this._chat) return off('chatTyping');
+      this._chat.typing(text);
+      return true;
+    }
+
+    getUnreadCounter() { return this._chat ? this._chat.unread() : 0; }
+
+    clearUnreadCounter() {
+      if (!this._chat) return;
+      this._chat.clearUnread();
+      this.fire('messageviewed', {});
+    }
+
+    /** printCurrentChat prints the messages of the current (or last) chat. */
+    printCurrentChat() {
+      const c = this._chat;
+      if (!c) return off('printCurrentChat');
+      const id = c.st.chat_id || c.lastChat();
+      const pad = (n) => (n < 10 ? '0' : '') + n;
+      let html = '<h1>' + escape((this.settings.chat && this.settings.chat.title) || document.title) + '</h1>';
+      c.log.forEach((m) => {
+        if (id && m.chat_id !== id && m.chat_id) return;
+        const d = new Date(m.date * 1000);
+        // The message objects' strings are escaped already.
+        html += '<p><b>' + m.from + '</b> <small>' + pad(d.getDate()) + '.' + pad(d.getMonth() + 1) + '.' + d.getFullYear() + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) +
+          '</small><br>' + (m.fx_name ? m.fx_name + ' (' + m.fx_size_info + ')' : m.text) + '</p>';
+      });
+      const f = document.createElement('iframe');
+      f.setAttribute('aria-hidden', 'true');
+      f.style.cssText = 'position:fixed;width:0;height:0;border:0;left:-9999px';
+      document.body.appendChild(f);
+      const d = f.contentDocument;
+      d.open();
+      d.close();
+      d.body.innerHTML = html;
+      d.body.style.cssText = 'font:14px/1.5 sans-serif;white-space:pre-wrap';
+      try { f.contentWindow.print(); } catch (e) { report(e); }
+      setTimeout(() => f.remove(), 1000);
+      return true;
+    }
+  }
 
   // callInfo turns a sitePhoneCall answer into {success, info: {title, message}}.
   const callInfo = (r) => {
