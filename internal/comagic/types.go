@@ -39,6 +39,10 @@ type Site struct {
 	SessionTimeout time.Duration
 	// AnonymizeIP zeroes the host part of stored IP addresses.
 	AnonymizeIP bool
+	// ChatIdleTimeout closes a chat after this long without a message.
+	ChatIdleTimeout time.Duration
+	// ChatMaxFileBytes bounds a file sent in a chat.
+	ChatMaxFileBytes int64
 	// Settings holds the widget settings: {view controller: {device type: object}}.
 	Settings  map[string]map[string]json.RawMessage
 	CreatedAt time.Time

@@ -70,6 +70,12 @@ func clientIPOf(r *http.Request) string {
 // instrument counts requests and measures latency by route pattern.
 func (h *Handler) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Websockets live for hours: they are counted by the chat's own
+		// metrics, not as requests with a latency.
+		if strings.HasPrefix(r.URL.Path, "/ws/") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)

@@ -67,6 +67,8 @@ type Deps struct {
 	RateLimit int
 	// Assets serves /static/*, /comagic/static/* and /demo/*; may be nil.
 	Assets http.Handler
+	// Chat serves the chat channels; nil leaves them out.
+	Chat *ChatDeps
 	// Operators logs operators in and authenticates them; nil leaves the
 	// operator endpoints out.
 	Operators *operators.Service
@@ -127,6 +129,7 @@ func New(d Deps) *Handler {
 		}
 	})
 	h.operatorRoutes(r)
+	h.chatRoutes(r, limit)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)

@@ -52,18 +52,20 @@ func NewSites(db *pgxpool.Pool) *Sites {
 	return &Sites{db: db, now: time.Now, cache: map[string]cachedSite{}, keys: map[int64]string{}, origins: map[string]cachedBool{}}
 }
 
-const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at`
+const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at, chat_idle_timeout_s, chat_max_file_bytes`
 
 // scanSite scans siteColumns, followed by any extra columns into extra.
 func scanSite(row pgx.Row, extra ...any) (*comagic.Site, error) {
 	var s comagic.Site
-	var timeout int
+	var timeout, idle int
 	var settings []byte
-	dest := append([]any{&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt}, extra...)
+	dest := append([]any{&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt,
+		&idle, &s.ChatMaxFileBytes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	s.SessionTimeout = time.Duration(timeout) * time.Second
+	s.ChatIdleTimeout = time.Duration(idle) * time.Second
 	if err := json.Unmarshal(settings, &s.Settings); err != nil {
 		return nil, fmt.Errorf("site %d settings: %w", s.ID, err)
 	}

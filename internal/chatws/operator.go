@@ -1,0 +1,247 @@
+package chatws
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/comagicd/comagicd/internal/chat"
+	"github.com/comagicd/comagicd/internal/comagic"
+)
+
+// operatorSession is what an operator's connection follows: the chats they
+// hold (with the last seq sent) and the queue of their sites.
+type operatorSession struct {
+	s  *Server
+	e  *chat.Employee
+	mu sync.Mutex
+	// held are the chats this operator holds (or just lost): chat → last seq sent.
+	held map[int64]int64
+	// changed are chats to look at on the next sync.
+	changed map[int64]bool
+	hello   bool
+}
+
+func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
+	var w chat.Wake
+	if json.Unmarshal(payload, &w) != nil {
+		return
+	}
+	switch w.K {
+	case "chat", "event":
+		os.mu.Lock()
+		os.changed[w.Chat] = true
+		os.mu.Unlock()
+		poke()
+	case "typing":
+		if w.From == chat.SenderVisitor {
+			send(map[string]any{"type": "typing", "chat_id": w.Chat, "text": w.Text})
+		}
+	case "availability":
+		if w.Available != nil {
+			send(map[string]any{"type": "availability", "site_id": w.Site, "available": *w.Available})
+		}
+	}
+}
+
+func (os *operatorSession) resync() {
+	os.mu.Lock()
+	os.hello = true
+	os.mu.Unlock()
+}
+
+// sync returns the hello (first, or after a resync) and, for every changed
+// chat, its new state and the events this operator has not been sent.
+func (os *operatorSession) sync(ctx context.Context) ([]any, error) {
+	os.mu.Lock()
+	hello := os.hello
+	os.hello = false
+	changed := os.changed
+	os.changed = map[int64]bool{}
+	os.mu.Unlock()
+	var frames []any
+	if hello {
+		h, err := os.s.chat.Hello(ctx, os.e.ID)
+		if err != nil {
+			os.resync()
+			return nil, err
+		}
+		os.mu.Lock()
+		os.e = h.Employee
+		for _, it := range h.Chats {
+			if _, ok := os.held[it.Chat.ID]; !ok {
+				os.held[it.Chat.ID] = it.Chat.LastSeq
+			}
+			changed[it.Chat.ID] = true
+		}
+		os.mu.Unlock()
+		frames = append(frames, map[string]any{"type": "hello", "employee": employeeInfo(h.Employee),
+			"sites": h.Employee.SiteIDs, "chats": chatInfos(h.Chats), "queue": chatInfos(h.Queue)})
+	}
+	for id := range changed {
+		it, err := os.s.chat.Item(ctx, os.e, id)
+		if comagic.ErrorCode(err) == comagic.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			os.mu.Lock()
+			os.changed[id] = true
+			os.mu.Unlock()
+			return frames, err
+		}
+		c := it.Chat
+		os.mu.Lock()
+		seq, held := os.held[id]
+		mine := c.EmployeeID == os.e.ID && c.Open()
+		if mine && !held {
+			seq, held = 0, true
+			os.held[id] = 0
+		}
+		os.mu.Unlock()
+		if !mine && !held && c.State != chat.StateQueued && !hello {
+			// Someone else's chat leaving the queue: the operator drops it from the list.
+			frames = append(frames, map[string]any{"type": "chat", "chat": newChatInfo(it)})
+			continue
+		}
+		frames = append(frames, map[string]any{"type": "chat", "chat": newChatInfo(it)})
+		if held {
+			events, err := os.s.chat.OperatorEvents(ctx, os.e, id, seq, 1000)
+			if err != nil {
+				return frames, err
+			}
+			for _, ev := range events {
+				frames = append(frames, eventFrame(ev, os.s.fileURL))
+				seq = ev.Seq
+			}
+			os.mu.Lock()
+			if mine {
+				os.held[id] = seq
+			} else {
+				delete(os.held, id)
+			}
+			os.mu.Unlock()
+		}
+	}
+	return frames, nil
+}
+
+func employeeInfo(e *chat.Employee) map[string]any {
+	return map[string]any{"id": e.ID, "name": e.Name, "position": e.Position, "avatar": e.Avatar,
+		"status": e.Status, "max_chats": e.MaxChats}
+}
+
+// handle runs one operator command and returns its reply (nil for none).
+func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any)) any {
+	svc := os.s.chat
+	os.mu.Lock()
+	e := os.e
+	os.mu.Unlock()
+	var res map[string]any
+	var err error
+	switch f.Type {
+	case "status":
+		if err = svc.SetStatus(ctx, e.ID, f.Status); err == nil {
+			res = map[string]any{"status": f.Status}
+			os.mu.Lock()
+			os.e.Status = f.Status
+			os.mu.Unlock()
+		}
+	case "take":
+		var c *chat.Chat
+		if c, err = svc.Take(ctx, e, f.ChatID); err == nil {
+			var it *chat.QueueItem
+			if it, err = svc.Item(ctx, e, c.ID); err == nil {
+				res = map[string]any{"chat": newChatInfo(it)}
+			}
+		}
+	case "message":
+		var ev *chat.Event
+		if ev, err = svc.SendOperatorMessage(ctx, e, f.ChatID, f.UID, f.text()); err == nil {
+			res = map[string]any{"chat_id": ev.ChatID, "seq": ev.Seq, "message_id": ev.ID, "date": ev.CreatedAt.Unix()}
+		}
+	case "typing":
+		if err = svc.OperatorTyping(ctx, e, f.ChatID); err == nil && len(f.ID) == 0 {
+			return nil
+		}
+	case "close":
+		err = svc.CloseByOperator(ctx, e, f.ChatID)
+	case "transfer":
+		var c *chat.Chat
+		if c, err = svc.Transfer(ctx, e, f.ChatID, f.EmployeeID, f.GroupID); err == nil {
+			var it *chat.QueueItem
+			if it, err = svc.Item(ctx, e, c.ID); err == nil {
+				res = map[string]any{"chat": newChatInfo(it)}
+			}
+		}
+	case "invite":
+		var c *chat.Chat
+		if c, err = svc.Invite(ctx, e, f.SiteID, f.VisitorID, f.text()); err == nil {
+			var it *chat.QueueItem
+			if it, err = svc.Item(ctx, e, c.ID); err == nil {
+				res = map[string]any{"chat": newChatInfo(it)}
+			}
+		}
+	case "sync":
+		var events []*chat.Event
+		if events, err = svc.OperatorEvents(ctx, e, f.ChatID, f.After, 1000); err == nil {
+			for _, ev := range events {
+				send(eventFrame(ev, os.s.fileURL))
+			}
+			res = map[string]any{}
+		}
+	case "history":
+		var events []*chat.Event
+		var more bool
+		if events, more, err = svc.OperatorHistory(ctx, e, f.ChatID, f.Before); err == nil {
+			res = map[string]any{"messages": eventFrames(events, os.s.fileURL), "more": more}
+		}
+	default:
+		err = &comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)}
+	}
+	if err != nil && comagic.ErrorCode(err) == comagic.EINTERNAL {
+		os.s.logger.Error("chatws: operator command", "type", f.Type, "err", err)
+		err = comagic.Errorf(comagic.EINTERNAL, "internal error")
+	}
+	if len(f.ID) == 0 && err == nil {
+		return nil
+	}
+	return reply(f.ID, res, err)
+}
+
+// ServeOperator upgrades an authenticated operator's request to the operator
+// channel and serves it until it ends.
+func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeID int64) {
+	e, err := s.chat.Employee(r.Context(), employeeID)
+	if err != nil {
+		http.Error(w, "unknown employee", http.StatusUnauthorized)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	s.count(1)
+	defer s.count(-1)
+	c := newConn(ws, s.logger)
+	os := &operatorSession{s: s, e: e, held: map[int64]int64{}, changed: map[int64]bool{}, hello: true}
+	ctx, cancel := context.WithCancel(s.base)
+	defer cancel()
+	wake := func(p []byte) { os.onWake(p, c.send, c.poke) }
+	unsub := []func(){s.hub.Subscribe(chat.EmployeeTopic(e.ID), wake), s.hub.OnResync(func() { os.resync(); c.poke() })}
+	for _, site := range e.SiteIDs {
+		unsub = append(unsub, s.hub.Subscribe(chat.SiteTopic(site), wake))
+	}
+	defer func() {
+		for _, u := range unsub {
+			u()
+		}
+	}()
+	c.poke()
+	go c.writeLoop(ctx, os.sync)
+	c.readLoop(func(f *inFrame) {
+		if out := os.handle(ctx, f, c.send); out != nil {
+			c.send(out)
+		}
+	})
+}
