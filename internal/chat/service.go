@@ -90,6 +90,7 @@ type Service struct {
 	logger *slog.Logger
 	opts   Options
 	wake   chan struct{}
+	avail  availability
 }
 
 // NewService returns the chat service. mail may be nil.

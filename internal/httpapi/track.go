@@ -25,6 +25,9 @@ type hitAnswer struct {
 	DeviceType          string `json:"device_type"`
 	// Settings holds the enabled widgets' settings for the device (bootstrap only).
 	Settings map[string]json.RawMessage `json:"settings,omitempty"`
+	// OperatorsOnline tells whether an operator of the site can chat now
+	// (bootstrap only; Comagic.getOperatorStatus).
+	OperatorsOnline *bool `json:"operators_online,omitempty"`
 }
 
 // recordPageView is the shared body of bootstrap and hit.
@@ -71,6 +74,15 @@ func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSet
 	}
 	if withSettings {
 		ans.Settings = site.SettingsFor(hit.DeviceType)
+		online := false
+		if h.Chat != nil {
+			// Availability is cached for a moment per site; the chat's
+			// availability frames bring every change in real time.
+			if online, err = h.Chat.Service.AvailableCached(r.Context(), site.ID); err != nil {
+				h.Logger.Warn("bootstrap: operator availability", "site", site.ID, "err", err)
+			}
+		}
+		ans.OperatorsOnline = &online
 	}
 	writeJSON(w, http.StatusOK, ans)
 }
