@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/config"
+	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/widgets"
 )
@@ -33,6 +36,29 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         for a device type; the file has the shape of the vendor's settings and
         is checked first. --remove instead of --file disables the widget there.
 
+  employee create --account NAME --login LOGIN --name NAME [--position P]
+        [--avatar URL] [--password-stdin] [--site KEY...] [--group NAME...]
+        [--max-chats N] [--can-chat=false] [--can-invite=false]
+        [--handles-offline=false]
+        create an operator (and the account when new). Sites and groups must
+        be the account's. With --password-stdin the password (8 to 200
+        characters) is the first line of standard input; without it a random
+        password is generated and printed once.
+  employee list [--account NAME]
+        list employees (of one account, or all)
+  employee update --login LOGIN [--name NAME] [--position P] [--avatar URL]
+        [--password-stdin] [--site KEY...] [--group NAME...] [--max-chats N]
+        [--can-chat=true|false] [--can-invite=true|false]
+        [--handles-offline=true|false]
+        change an employee; --site and --group replace the lists (--site ''
+        removes every site); a new password logs the employee out everywhere
+  employee disable --login LOGIN
+        disable an employee: offline, cannot log in, logged out everywhere
+  group create --account NAME --name NAME
+        create a group of operators (and the account when new)
+  group list [--account NAME]
+        list groups with their number of members
+
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
 
@@ -43,14 +69,40 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "site" {
-		fmt.Fprint(stderr, adminUsage)
-		if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
-			return nil
+	if len(args) >= 2 {
+		switch args[0] {
+		case "site":
+			return adminSite(ctx, args[1], args[2:], stdin, stdout, stderr)
+		case "employee":
+			return adminEmployee(ctx, args[1], args[2:], stdin, stdout, stderr)
+		case "group":
+			return adminGroup(ctx, args[1], args[2:], stdout, stderr)
 		}
-		return errors.New("admin: expected: site create|list|update|settings")
 	}
-	action := args[1]
+	fmt.Fprint(stderr, adminUsage)
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
+		return nil
+	}
+	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list")
+}
+
+// openAdminDB opens the database at url, creating and migrating it when needed.
+func openAdminDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	if err := postgres.EnsureDatabase(ctx, url); err != nil {
+		return nil, err
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func adminSite(ctx context.Context, action string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admin site "+action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
@@ -67,20 +119,14 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	device := fs.String("device", "", "device type: desktop, tablet or mobile")
 	file := fs.String("file", "", "settings JSON file ('-' for standard input)")
 	remove := fs.Bool("remove", false, "remove the widget's settings for the device")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := postgres.EnsureDatabase(ctx, *dbURL); err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openAdminDB(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := postgres.Migrate(ctx, db); err != nil {
-		return err
-	}
 	sites := postgres.NewSites(db)
 	base := *baseURL
 	if !strings.HasSuffix(base, "/") {
@@ -218,4 +264,271 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// employeeFlags are the flags of "admin employee create|update".
+type employeeFlags struct {
+	fs                                 *flag.FlagSet
+	dbURL, account, login, name        *string
+	position, avatar                   *string
+	passwordStdin                      *bool
+	sites, groups                      multi
+	maxChats                           *int
+	canChat, canInvite, handlesOffline *bool
+}
+
+func newEmployeeFlags(action string, stderr io.Writer) *employeeFlags {
+	fs := flag.NewFlagSet("admin employee "+action, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &employeeFlags{fs: fs}
+	f.dbURL = fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	f.account = fs.String("account", "", "account name")
+	f.login = fs.String("login", "", "login of the employee")
+	f.name = fs.String("name", "", "name shown to visitors")
+	f.position = fs.String("position", "", "position shown to visitors")
+	f.avatar = fs.String("avatar", "", "http(s) URL of the avatar")
+	f.passwordStdin = fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	fs.Var(&f.sites, "site", "site key of the account (repeatable)")
+	fs.Var(&f.groups, "group", "group name of the account (repeatable)")
+	f.maxChats = fs.Int("max-chats", 5, "chats held at once (0..100)")
+	f.canChat = fs.Bool("can-chat", true, "may chat")
+	f.canInvite = fs.Bool("can-invite", true, "may invite visitors to chat")
+	f.handlesOffline = fs.Bool("handles-offline", true, "handles offline requests")
+	return f
+}
+
+// set returns the names of the flags given on the command line.
+func (f *employeeFlags) set() map[string]bool {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
+}
+
+// readPassword reads the first line of r and hashes it.
+func readPassword(r io.Reader) (string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	hash, err := operators.HashPassword(strings.TrimSuffix(line, "\r"))
+	if err != nil {
+		return "", fmt.Errorf("password from standard input: %s", comagic.ErrorMessage(err))
+	}
+	return hash, nil
+}
+
+func adminEmployee(ctx context.Context, action string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newEmployeeFlags(action, stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return fmt.Errorf("admin employee %s: unexpected argument %q", action, f.fs.Arg(0))
+	}
+	set := f.set()
+	switch action {
+	case "create":
+		switch {
+		case *f.account == "":
+			return errors.New("admin employee create: --account is required")
+		case *f.login == "":
+			return errors.New("admin employee create: --login is required")
+		case *f.name == "":
+			return errors.New("admin employee create: --name is required")
+		}
+	case "update", "disable":
+		if *f.login == "" {
+			return fmt.Errorf("admin employee %s: --login is required", action)
+		}
+	case "list":
+	default:
+		fmt.Fprint(stderr, adminUsage)
+		return fmt.Errorf("admin employee: unknown action %q", action)
+	}
+	// The password is read and hashed before the database is touched.
+	var hash, generated string
+	var err error
+	switch {
+	case *f.passwordStdin && (action == "create" || action == "update"):
+		if hash, err = readPassword(stdin); err != nil {
+			return fmt.Errorf("admin employee %s: %w", action, err)
+		}
+	case action == "create":
+		generated = operators.GeneratePassword()
+		if hash, err = operators.HashPassword(generated); err != nil {
+			return err
+		}
+	}
+	db, err := openAdminDB(ctx, *f.dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	emps := postgres.NewEmployees(db)
+
+	switch action {
+	case "create":
+		in := postgres.EmployeeInput{Account: *f.account, Login: *f.login, Name: *f.name, Position: *f.position, Avatar: *f.avatar,
+			PasswordHash: hash, Sites: f.sites, Groups: f.groups}
+		if set["max-chats"] {
+			in.MaxChats = f.maxChats
+		}
+		if set["can-chat"] {
+			in.CanChat = f.canChat
+		}
+		if set["can-invite"] {
+			in.CanInvite = f.canInvite
+		}
+		if set["handles-offline"] {
+			in.HandlesOffline = f.handlesOffline
+		}
+		e, err := emps.CreateEmployee(ctx, in)
+		if err != nil {
+			return fmt.Errorf("admin employee create: %w", err)
+		}
+		printEmployee(stdout, e)
+		if generated != "" {
+			fmt.Fprintf(stdout, "password: %s\n(generated and shown only this once; change it with: comagicd admin employee update --login %s --password-stdin)\n", generated, e.Login)
+		}
+		return nil
+	case "list":
+		var accountID int64
+		if *f.account != "" {
+			acc, err := emps.AccountByName(ctx, *f.account)
+			if err != nil {
+				return fmt.Errorf("admin employee list: %w", err)
+			}
+			accountID = acc.ID
+		}
+		all, err := emps.ListEmployees(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			disabled := "no"
+			if e.DisabledAt != nil {
+				disabled = e.DisabledAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s\taccount=%s\tname=%s\tposition=%s\tstatus=%s\tmax_chats=%d\tsites=%s\tgroups=%s\tdisabled=%s\n",
+				e.Login, e.Account, e.Name, e.Position, e.Status, e.MaxChats, strings.Join(e.SiteKeys, ","), strings.Join(e.GroupNames, ","), disabled)
+		}
+		return nil
+	}
+
+	e, err := emps.EmployeeByLogin(ctx, *f.login)
+	if err != nil {
+		return fmt.Errorf("admin employee %s: %w", action, err)
+	}
+	if *f.account != "" && *f.account != e.Account {
+		return fmt.Errorf("admin employee %s: %s is an employee of account %q, not %q", action, e.Login, e.Account, *f.account)
+	}
+	if action == "disable" {
+		if e, err = emps.DisableEmployee(ctx, e.ID); err != nil {
+			return fmt.Errorf("admin employee disable: %w", err)
+		}
+		printEmployee(stdout, e)
+		return nil
+	}
+	var u postgres.EmployeeUpdate
+	if set["name"] {
+		u.Name = f.name
+	}
+	if set["position"] {
+		u.Position = f.position
+	}
+	if set["avatar"] {
+		u.Avatar = f.avatar
+	}
+	if hash != "" {
+		u.PasswordHash = &hash
+	}
+	if set["max-chats"] {
+		u.MaxChats = f.maxChats
+	}
+	if set["can-chat"] {
+		u.CanChat = f.canChat
+	}
+	if set["can-invite"] {
+		u.CanInvite = f.canInvite
+	}
+	if set["handles-offline"] {
+		u.HandlesOffline = f.handlesOffline
+	}
+	if set["site"] {
+		sites := []string(f.sites)
+		u.Sites = &sites
+	}
+	if set["group"] {
+		groups := []string(f.groups)
+		u.Groups = &groups
+	}
+	if e, err = emps.UpdateEmployee(ctx, e.ID, u); err != nil {
+		return fmt.Errorf("admin employee update: %w", err)
+	}
+	printEmployee(stdout, e)
+	if hash != "" {
+		fmt.Fprintln(stdout, "password changed; the employee's sessions were logged out")
+	}
+	return nil
+}
+
+func printEmployee(w io.Writer, e *comagic.Employee) {
+	fmt.Fprintf(w, "employee: %s (id %d)\naccount: %s\nname: %s\nposition: %s\navatar: %s\nmax_chats: %d\ncan_chat: %t\ncan_invite: %t\nhandles_offline: %t\nsites: %s\ngroups: %s\n",
+		e.Login, e.ID, e.Account, e.Name, e.Position, e.Avatar, e.MaxChats, e.CanChat, e.CanInvite, e.HandlesOffline,
+		strings.Join(e.SiteKeys, ","), strings.Join(e.GroupNames, ","))
+	if e.DisabledAt != nil {
+		fmt.Fprintf(w, "disabled: %s\n", e.DisabledAt.UTC().Format(time.RFC3339))
+	}
+}
+
+func adminGroup(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin group "+action, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	account := fs.String("account", "", "account name")
+	name := fs.String("name", "", "group name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch action {
+	case "create":
+		if *account == "" || *name == "" {
+			return errors.New("admin group create: --account and --name are required")
+		}
+	case "list":
+	default:
+		fmt.Fprint(stderr, adminUsage)
+		return fmt.Errorf("admin group: unknown action %q", action)
+	}
+	db, err := openAdminDB(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	emps := postgres.NewEmployees(db)
+	if action == "create" {
+		g, err := emps.CreateGroup(ctx, *account, *name)
+		if err != nil {
+			return fmt.Errorf("admin group create: %w", err)
+		}
+		fmt.Fprintf(stdout, "group: %s (id %d)\naccount: %s\n", g.Name, g.ID, g.Account)
+		return nil
+	}
+	var accountID int64
+	if *account != "" {
+		acc, err := emps.AccountByName(ctx, *account)
+		if err != nil {
+			return fmt.Errorf("admin group list: %w", err)
+		}
+		accountID = acc.ID
+	}
+	groups, err := emps.ListGroups(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		fmt.Fprintf(stdout, "%s\taccount=%s\tid=%d\tmembers=%d\n", g.Name, g.Account, g.ID, g.Members)
+	}
+	return nil
 }
