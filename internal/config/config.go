@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -43,6 +44,19 @@ type Config struct {
 	RateLimit int
 	// ShutdownTimeout bounds the graceful shutdown (COMAGICD_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// PubSubURL selects the hub engine that carries wake-ups between nodes
+	// (COMAGICD_PUBSUB_URL): "" is PostgreSQL LISTEN/NOTIFY on DatabaseURL,
+	// nats://host:port or tls://host:port (several separated by commas) is NATS.
+	PubSubURL string
+	// SMTPURL is the mail server, smtp://[user:pass@]host[:port] or smtps://…
+	// (COMAGICD_SMTP_URL); "" turns mail off.
+	SMTPURL string
+	// MailFrom is the sender address of outgoing mail (COMAGICD_MAIL_FROM,
+	// default "comagicd@localhost").
+	MailFrom string
+	// FilesDir is where chat files are stored (COMAGICD_FILES_DIR, default
+	// "./data/files").
+	FilesDir string
 }
 
 // DefaultMetricsAddr is where metrics are served unless configured: loopback
@@ -75,6 +89,10 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	fs.StringVar(&level, "log-level", env("COMAGICD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (COMAGICD_LOG_LEVEL)")
 	fs.StringVar(&rate, "rate-limit", env("COMAGICD_RATE_LIMIT", "6000"), "requests per minute per client IP on public endpoints, 0 = off (COMAGICD_RATE_LIMIT)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("COMAGICD_SHUTDOWN_TIMEOUT", "15s"), "graceful shutdown limit (COMAGICD_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.PubSubURL, "pubsub-url", env("COMAGICD_PUBSUB_URL", ""), "wake-ups between nodes: empty = PostgreSQL LISTEN/NOTIFY, nats://host:4222 = NATS (COMAGICD_PUBSUB_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("COMAGICD_SMTP_URL", ""), "mail server, smtp://[user:pass@]host[:port] or smtps://…; empty = no mail (COMAGICD_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("COMAGICD_MAIL_FROM", DefaultMailFrom), "sender address of outgoing mail (COMAGICD_MAIL_FROM)")
+	fs.StringVar(&c.FilesDir, "files-dir", env("COMAGICD_FILES_DIR", DefaultFilesDir), "directory of chat files (COMAGICD_FILES_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -133,7 +151,61 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		return c, fmt.Errorf("config: COMAGICD_SHUTDOWN_TIMEOUT (-shutdown-timeout) must be a positive duration, got %q", shutdown)
 	}
+	if err := checkPubSubURL(c.PubSubURL); err != nil {
+		return c, err
+	}
+	if err := checkSMTPURL(c.SMTPURL); err != nil {
+		return c, err
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return c, fmt.Errorf("config: COMAGICD_MAIL_FROM (-mail-from) %q is not a mail address: %w", c.MailFrom, err)
+	}
+	if strings.TrimSpace(c.FilesDir) == "" {
+		return c, errors.New("config: COMAGICD_FILES_DIR (-files-dir) is empty")
+	}
 	return c, nil
+}
+
+// DefaultMailFrom is the sender of outgoing mail unless configured.
+const DefaultMailFrom = "comagicd@localhost"
+
+// DefaultFilesDir is where chat files are stored unless configured.
+const DefaultFilesDir = "./data/files"
+
+// checkPubSubURL accepts "" and a comma-separated list of nats:// or tls://
+// server URLs with a host.
+func checkPubSubURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		u, err := url.Parse(part)
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			return fmt.Errorf("config: COMAGICD_PUBSUB_URL (-pubsub-url) %q must be empty (PostgreSQL) or nats://host:port or tls://host:port", part)
+		}
+	}
+	return nil
+}
+
+// checkSMTPURL accepts "" and smtp:// or smtps:// URLs with a host and nothing
+// after it.
+func checkSMTPURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		// The URL may hold a password: the message does not repeat it.
+		return errors.New("config: COMAGICD_SMTP_URL (-smtp-url) must be empty (no mail) or smtp://[user:pass@]host[:port] or smtps://…")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("config: COMAGICD_SMTP_URL (-smtp-url): bad port %q", p)
+		}
+	}
+	return nil
 }
 
 // Logger returns the slog logger the configuration asks for, writing to w.
