@@ -2,5 +2,7 @@
 // interpreter (web/embed/ui/tpl.js): tpl.test.mjs, run with node --test,
 // renders every template of corpus.mjs through lodash.template (fetched from
 // npm at test time) and through the interpreter and wants the same output.
-// The Go test runs it, so go test ./... covers it.
+// chat.test.mjs checks the pure logic of the consultant chat
+// (web/embed/ui/chat.js) and renders the default chat templates. The Go tests
+// run both, so go test ./... covers them.
 package tplconf

@@ -26,3 +26,20 @@ func TestConformance(t *testing.T) {
 		t.Logf("%s", out)
 	}
 }
+
+// TestChatLogic runs chat.test.mjs: the chat's message objects, history
+// pages and typing throttle (web/embed/ui/chat.js), and the default chat
+// templates rendering people's text as text.
+func TestChatLogic(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (apt-get install nodejs): %v", err)
+	}
+	out, err := exec.Command(node, "--test", "--test-reporter=tap", "chat.test.mjs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test chat.test.mjs: %v\n%s", err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%s", out)
+	}
+}

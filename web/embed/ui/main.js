@@ -28,10 +28,11 @@ function toDate(d) {
   return new Date(d);
 }
 
-function consts(base) {
+/** consts are Comagic.UI.C: the texts and settings templates read. */
+export function consts(base, mask) {
   return {
     PLACEHOLDERS: { name: 'Имя', phone: 'Телефон', email: 'E-mail', message: 'Сообщение', group: 'Выберите отдел', captcha: 'Код с картинки', date: 'Дата', time: 'Время' },
-    PHONE_MASK_FORMAT: env.S.cfg.mask || '+7 (___) ___-__-__',
+    PHONE_MASK_FORMAT: mask || '+7 (___) ___-__-__',
     IMAGES: { OPERATOR: base + '/static/widgets/operator.svg' },
     MESSAGES_SETTINGS: {
       MAX_LENGTH: 2000, HISTORY_PAGE_SIZE: 20, OPERATOR: 'Оператор', VISITOR: 'Посетитель', SYSTEM: 'Система',
@@ -77,7 +78,7 @@ function consts(base) {
 function install() {
   const S = env.S;
   const UI = C.UI;
-  const K = consts(S.base);
+  const K = consts(S.base, S.cfg.mask);
   const classes = makeSubclasses(env, K);
 
   const methods = {

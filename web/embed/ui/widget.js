@@ -188,7 +188,10 @@ export class Widget {
     for (let i = 0; i < list.length; i++) {
       const n = list[i].getAttribute('c-ref');
       if (!n) continue;
-      if (!own.call(refs, n)) refs[n] = list[i];
+      // c-ref="groups[2]" puts the element at refs.groups[2].
+      const ix = /^(.+)\[(\d+)\]$/.exec(n);
+      if (ix) (Array.isArray(refs[ix[1]]) ? refs[ix[1]] : (refs[ix[1]] = []))[+ix[2]] = list[i];
+      else if (!own.call(refs, n)) refs[n] = list[i];
       else if (Array.isArray(refs[n])) refs[n].push(list[i]);
       else refs[n] = [refs[n], list[i]];
     }
