@@ -79,6 +79,18 @@ func startEnv(ctx context.Context, opts options, logger *slog.Logger) (_ *env, e
 	}
 	e.app = a
 	e.cleanups = append(e.cleanups, func() error { a.Close(); return nil })
+	// The workers (the hub among them) run until the server has stopped:
+	// cleanups run in reverse order.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(runCtx) }()
+	e.cleanups = append(e.cleanups, func() error {
+		stopRun()
+		if err := <-runErr; err != nil {
+			return fmt.Errorf("bench: stop comagicd workers: %w", err)
+		}
+		return nil
+	})
 	e.server = &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
 	e.serve(e.server, ln)
 

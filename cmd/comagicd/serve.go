@@ -68,6 +68,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("comagicd listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL,
 		"database", postgres.RedactURL(cfg.DatabaseURL), "version", versionString(), "embed_core_gzip_bytes", assets.CoreSize())
+	// The workers run beside the listeners and stop after them: requests
+	// under way may still publish on the hub.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(runCtx) }()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.MetricsAddr != "" {
@@ -84,15 +90,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-runErr: // only if Run could not start
+		return errors.Join(errors.New("serve: workers stopped"), err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// HTTP first, then the workers (Run waits for them at most
+	// ShutdownTimeout and names those it left running), then (deferred) the pool.
+	var errs []error
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
-	return nil
+	stopRun()
+	if err := <-runErr; err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // seedDemo creates the demo account and site on an empty database and prints

@@ -1,6 +1,8 @@
 // Package app assembles comagicd from its parts: database, migrations, secret,
-// stores, services and the HTTP handler. cmd/comagicd, the test environment and
-// the benchmark all build the server through it.
+// stores, services, the hub and the HTTP handler, and runs its background
+// workers. cmd/comagicd, the test environment and the benchmark all build the
+// server through it: New, then Run (in a goroutine) beside the HTTP listeners,
+// then, after the listeners stopped, the end of Run's context and Close.
 package app
 
 import (
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,30 +18,41 @@ import (
 	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/credentials"
 	"github.com/comagicd/comagicd/internal/httpapi"
+	"github.com/comagicd/comagicd/internal/hub"
+	"github.com/comagicd/comagicd/internal/hub/natsengine"
+	"github.com/comagicd/comagicd/internal/hub/pgengine"
 	"github.com/comagicd/comagicd/internal/leads"
 	"github.com/comagicd/comagicd/internal/metrics"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/tracking"
 )
 
-// App is a running comagicd instance without its listeners.
+// App is a comagicd instance without its listeners.
 type App struct {
 	DB      *pgxpool.Pool
 	Sites   *postgres.Sites
 	Store   *postgres.Store
 	Handler http.Handler
 	Metrics *metrics.Metrics
+	// Hub carries wake-ups between the nodes and fans them out to this
+	// node's subscribers; it receives while Run runs.
+	Hub *hub.Hub
 
-	stop context.CancelFunc
-	done chan struct{}
+	logger  *slog.Logger
+	workers *runner
 }
 
 // purgeInterval is how often expired idempotency keys are deleted.
 const purgeInterval = 10 * time.Minute
 
+// defaultShutdownTimeout bounds the workers' stop when the configuration
+// does not say.
+const defaultShutdownTimeout = 15 * time.Second
+
 // New connects to the database (creating it when missing), applies migrations,
-// loads or creates the credential secret and builds the handler. assets serves
-// the embed script and demo page; it may be nil.
+// loads or creates the credential secret and builds the hub and the handler.
+// assets serves the embed script and demo page; it may be nil. New starts no
+// goroutine of its own: the background work starts with Run.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets http.Handler) (*App, error) {
 	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -63,10 +77,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		db.Close()
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	engine, err := newEngine(db, cfg, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	h := hub.New(engine, logger)
 	m := metrics.New(db)
 	sites := postgres.NewSites(db)
 	store := postgres.NewStore(db, m.ObserveBatch)
-	h := httpapi.New(httpapi.Deps{
+	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       tracking.NewService(store, sites, signer),
 		Leads:          leads.NewService(store, sites, signer),
@@ -77,38 +97,72 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		TrustedProxies: cfg.TrustedProxies,
 		RateLimit:      cfg.RateLimit,
 		Assets:         assets,
+		Ready:          h.Ready,
 	})
-	a := &App{DB: db, Sites: sites, Store: store, Handler: h, Metrics: m, done: make(chan struct{})}
-	var bg context.Context
-	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
-	go a.purge(bg, logger)
+	shutdown := cfg.ShutdownTimeout
+	if shutdown <= 0 {
+		shutdown = defaultShutdownTimeout
+	}
+	a := &App{DB: db, Sites: sites, Store: store, Handler: handler, Metrics: m, Hub: h,
+		logger: logger, workers: newRunner(logger, shutdown)}
+	a.AddWorker("hub", h.Run)
+	a.AddWorker("idempotency key purge", a.purge)
 	return a, nil
 }
 
+// newEngine is the hub engine cfg.PubSubURL asks for: PostgreSQL on the
+// server's database when empty, NATS for nats:// and tls:// URLs.
+func newEngine(db *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (hub.Engine, error) {
+	switch u := cfg.PubSubURL; {
+	case u == "":
+		return pgengine.New(db, cfg.DatabaseURL, logger), nil
+	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
+		return natsengine.New(u, logger), nil
+	default:
+		return nil, fmt.Errorf("app: pub/sub URL %q: want nats:// or tls://, or nothing for PostgreSQL", u)
+	}
+}
+
+// AddWorker registers a background loop that Run starts: fn works until its
+// context ends and then returns. A worker that fails, panics or returns early
+// is logged and restarted after a backoff (1 s doubling to 1 min). Call it
+// before Run; it panics afterwards.
+func (a *App) AddWorker(name string, fn func(ctx context.Context) error) {
+	a.workers.add(name, fn)
+}
+
+// Run starts every worker and returns when ctx ends and they have stopped:
+// nil, or an error naming the workers still running after the shutdown
+// timeout. End ctx after the HTTP listeners stopped taking requests, so that
+// requests under way still find the workers (the hub, mostly). Run may be
+// called once.
+func (a *App) Run(ctx context.Context) error {
+	return a.workers.run(ctx)
+}
+
 // purge deletes expired idempotency keys now and then until ctx ends.
-func (a *App) purge(ctx context.Context, logger *slog.Logger) {
-	defer close(a.done)
+func (a *App) purge(ctx context.Context) error {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 			if n, err := a.Store.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("purge idempotency keys", "err", err)
+				a.logger.Warn("purge idempotency keys", "err", err)
 			} else if n > 0 {
-				logger.Debug("purged idempotency keys", "n", n)
+				a.logger.Debug("purged idempotency keys", "n", n)
 			}
 		}
 	}
 }
 
-// Close flushes pending writes and closes the database pool. Call it after the
-// HTTP server has stopped taking requests.
+// Close stops Run if it still runs (waiting at most the shutdown timeout),
+// flushes pending writes and closes the database pool. Call it after the HTTP
+// server has stopped taking requests.
 func (a *App) Close() {
-	a.stop()
-	<-a.done
+	a.workers.close()
 	a.Store.Close()
 	a.DB.Close()
 }

@@ -72,6 +72,8 @@ type Deps struct {
 	// Operators logs operators in and authenticates them; nil leaves the
 	// operator endpoints out.
 	Operators *operators.Service
+	// Ready, when set, reports whether the hub listens; /readyz fails without it.
+	Ready func() bool
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -176,8 +178,9 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 when the pool can hand out a connection that answers
-// within 2 s, 503 with Retry-After otherwise (database down, or every
-// connection busy for that long).
+// within 2 s and the hub (Deps.Ready) listens, 503 with Retry-After otherwise
+// (database down, every connection busy for that long, or the hub's
+// connection to its broker lost).
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -185,6 +188,11 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 		h.Logger.Warn("readyz: database does not answer", "err", err)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	if h.Ready != nil && !h.Ready() {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "hub unavailable"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -232,14 +232,27 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if opts.Wrap != nil {
 		handler = opts.Wrap(handler)
 	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(runCtx) }()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		stopRun()
+		if err := <-runErr; err != nil {
+			t.Errorf("testenv: app Run: %v", err)
+		}
 		a.Close()
 	})
+	// The hub listens before the test starts, as /readyz would require.
+	for end := time.Now().Add(30 * time.Second); !a.Hub.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("testenv: the hub is not ready after 30 s")
+		}
+	}
 	return &Server{URL: url, DB: a.DB, App: a, DatabaseURL: dbURL}
 }
 
