@@ -165,7 +165,7 @@ class Channel {
   connect() {
     if (this.stopped) return;
     this.fresh = true;
-    if (this.polling) { this.first = true; this.poll(); return; }
+    if (this.polling) { this.tag = ''; this.poll(); return; }
     const c = this.creds();
     let u = this.url('/ws/chat/').replace(/^http/, 'ws') + '?visitor_id=' + c.visitor_id + '&session_id=' + c.session_id + '&key=' + encodeURIComponent(c.key);
     if (this.pos.chat_id) u += '&chat_id=' + this.pos.chat_id + '&after=' + this.pos.after;
@@ -207,29 +207,29 @@ class Channel {
 
   // poll runs the long-polling loop: each answer carries the replies to the
   // frames sent and what is new after (chat_id, after); the next poll goes
-  // out at once.
+  // out at once. The state frame comes again only when it changed from the
+  // one state_tag names.
   poll() {
     if (this.stopped) return;
-    const frames = this.q.splice(0);
-    this.req(frames, true);
+    this.req(this.q.splice(0), true);
   }
 
   req(frames, loop) {
     const b = this.creds();
-    b.frames = frames;
     const p = this.pos;
-    // The first poll of a session asks without a position, so the answer
-    // starts with a state frame; the position is used from the second on.
-    if (!this.first && p.chat_id) { b.chat_id = p.chat_id; b.after = p.after; }
-    if (loop) this.first = false;
-    else this.inflight++;
+    b.frames = frames;
+    if (p.chat_id) { b.chat_id = p.chat_id; b.after = p.after; }
+    if (this.tag) b.state_tag = this.tag;
+    if (!loop) this.inflight++;
     post(this.url('/api/chat/') + '/poll', JSON.stringify(b), (st, d) => {
       if (!loop) { this.inflight--; setTimeout(() => this.flush(), 0); }
       if (st === 200 && d && Array.isArray(d.frames)) {
         this.up = true;
         this.tries = 0;
+        this.tag = d.state_tag || this.tag;
         for (let i = 0; i < d.frames.length; i++) if (d.frames[i] && typeof d.frames[i] === 'object') this.onFrame(d.frames[i]);
         if (d.chat_id && d.chat_id !== p.chat_id) { p.chat_id = d.chat_id; p.after = +d.after || 0; }
+        else if (d.chat_id && d.after > p.after) p.after = d.after;
         if (loop) this.poll();
         return;
       }
@@ -240,7 +240,7 @@ class Channel {
       }
       this.q = frames.filter((f) => f.type !== 'typing').concat(this.q);
       if (loop) {
-        this.first = true;
+        this.tag = '';
         this.fresh = true;
         this.retry();
       }
@@ -389,10 +389,12 @@ export function createChat(env) {
     st.hasHistory = f.has_history === true;
     setOperator(f.operator);
     setRating(f.rating);
-    if (fresh && !catching && (!loaded || (st.chat_id && st.chat_id !== pos.chat_id))) catchUp(!loaded);
+    if (fresh && !catching && !loaded) catchUp();
+    // The server sends the events of a chat the page did not follow yet
+    // from its start.
     if (st.chat_id && st.chat_id !== pos.chat_id) {
       pos.chat_id = st.chat_id;
-      pos.after = fresh ? +f.seq || 0 : 0;
+      pos.after = 0;
       savePos();
     }
     st.state = f.state || 'available';
@@ -412,21 +414,20 @@ export function createChat(env) {
     return true;
   }
 
-  // catchUp fetches the latest history page: on the page's first connection
-  // the open chat's messages become showhistory and the older ones the first
-  // getHistory page; after a reconnect into a chat this tab did not follow,
-  // its messages not seen yet are fired as sendmessage. Events arriving
-  // meanwhile wait, so the order holds.
-  function catchUp(first) {
+  // catchUp fetches the latest history page once the page is connected:
+  // the open chat's messages become showhistory and the older ones the
+  // first getHistory page. Events arriving meanwhile wait, so the order holds
+  // and nothing is fired twice.
+  function catchUp() {
     catching = true;
     if (!hold) hold = [];
     ch.send({ type: 'history' }).then((r) => {
       catching = false;
-      const raw = r.ok && Array.isArray(r.messages) ? r.messages : [];
-      if (first && r.ok) {
+      if (r.ok) {
         loaded = true;
         const cur = [];
         const rest = [];
+        const raw = Array.isArray(r.messages) ? r.messages : [];
         for (let i = 0; i < raw.length; i++) {
           const m = toMessage(raw[i]);
           (st.chat_id && m.chat_id === st.chat_id ? cur : rest).push(m);
@@ -437,8 +438,6 @@ export function createChat(env) {
         for (let i = 0; i < shown.length; i++) show(shown[i]);
         if (shown.length) fire('showhistory', shown);
         prefetch();
-      } else {
-        for (let i = 0; i < raw.length; i++) if (raw[i] && raw[i].chat_id === st.chat_id) onEvent(raw[i], true);
       }
       const held = hold || [];
       hold = null;
@@ -457,8 +456,8 @@ export function createChat(env) {
     });
   }
 
-  function onEvent(ev, force) {
-    if (hold && !force) { hold.push(ev); return; }
+  function onEvent(ev) {
+    if (hold) { hold.push(ev); return; }
     if (ev.chat_id === pos.chat_id && ev.seq > pos.after) { pos.after = ev.seq; savePos(); }
     const k = ev.kind;
     const m = toMessage(ev);
