@@ -23,12 +23,16 @@ lint: lint-api
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# The OpenAPI linter, pinned; npx fetches it from the npm registry once into its cache.
+# The API linters, pinned; npx fetches them from the npm registry once into its cache.
 REDOCLY ?= npx --yes @redocly/cli@2.77.0
+# The AsyncAPI validator (spec schema, references and its Spectral ruleset);
+# CI=true keeps it from sending usage metrics.
+ASYNCAPI ?= CI=true npx --yes @asyncapi/cli@4.1.1
 
-## lint-api: lint every contract in api/ (OpenAPI documents)
+## lint-api: lint every contract in api/ (Redocly over all; the AsyncAPI validator over asyncapi.yaml)
 lint-api:
 	$(REDOCLY) lint --format=stylish $(wildcard api/*.yaml)
+	$(ASYNCAPI) validate --fail-severity=warn api/asyncapi.yaml
 
 ## build: the binary in bin/, and the embed script's size
 build:
