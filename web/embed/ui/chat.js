@@ -10,6 +10,7 @@ import { escape } from './tpl.js';
 
 const SOURCE = { operator: 'Оператор', visitor: 'Посетитель', system: 'Система' };
 const PAGE = 20;
+const BURST = 30; // frames sent at once (the server allows 40, and 40 per poll)
 const own = Object.prototype.hasOwnProperty;
 const now = () => Math.floor(Date.now() / 1000);
 const warn = (m) => { try { console.warn('Comagic: ' + m); } catch (e) { /* no console */ } };
@@ -153,6 +154,19 @@ class Channel {
     this.fresh = false; // the next state frame starts a new connection
     this.stopped = false;
     this.inflight = 0;
+    this.tokens = BURST; // the server drops frames over 20/s (burst 40)
+    this.at = Date.now();
+    this.later = 0;
+  }
+
+  // token takes a send token from the bucket (BURST, refilled 15/s).
+  token() {
+    const now = Date.now();
+    this.tokens = Math.min(BURST, this.tokens + (now - this.at) * 0.015);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
   }
 
   creds() {
@@ -211,7 +225,7 @@ class Channel {
   // one state_tag names.
   poll() {
     if (this.stopped) return;
-    this.req(this.q.splice(0), true);
+    this.req(this.q.splice(0, BURST), true);
   }
 
   req(frames, loop) {
@@ -257,9 +271,9 @@ class Channel {
   flush() {
     if (!this.up || !this.q.length) return;
     if (this.ws) {
-      const q = this.q.splice(0);
-      for (let i = 0; i < q.length; i++) this.ws.send(JSON.stringify(q[i]));
-    } else if (this.polling && this.inflight < 2) this.req(this.q.splice(0), false);
+      while (this.q.length && this.token()) this.ws.send(JSON.stringify(this.q.shift()));
+      if (this.q.length && !this.later) this.later = setTimeout(() => { this.later = 0; this.flush(); }, 100);
+    } else if (this.polling && this.inflight < 2) this.req(this.q.splice(0, BURST), false);
   }
 
   /** send sends a command; the promise resolves with its reply frame. */
