@@ -25,6 +25,11 @@ func (s *Service) Employee(ctx context.Context, id int64) (*Employee, error) {
 	return s.store.Employee(ctx, id)
 }
 
+// Site returns the site with the id (ENOTFOUND).
+func (s *Service) Site(ctx context.Context, id int64) (*comagic.Site, error) {
+	return s.sites.SiteByID(ctx, id)
+}
+
 // Hello returns the operator's open chats and the queue of their sites.
 func (s *Service) Hello(ctx context.Context, employeeID int64) (*Hello, error) {
 	e, err := s.store.Employee(ctx, employeeID)

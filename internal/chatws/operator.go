@@ -76,8 +76,16 @@ func (os *operatorSession) sync(ctx context.Context) ([]any, error) {
 			changed[it.Chat.ID] = true
 		}
 		os.mu.Unlock()
+		sites := []map[string]any{}
+		for _, id := range h.Employee.SiteIDs {
+			site, err := os.s.chat.Site(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			sites = append(sites, map[string]any{"id": site.ID, "site_key": site.Key, "domains": site.Domains})
+		}
 		frames = append(frames, map[string]any{"type": "hello", "employee": employeeInfo(h.Employee),
-			"sites": h.Employee.SiteIDs, "chats": chatInfos(h.Chats), "queue": chatInfos(h.Queue)})
+			"sites": sites, "chats": chatInfos(h.Chats), "queue": chatInfos(h.Queue)})
 	}
 	for id := range changed {
 		it, err := os.s.chat.Item(ctx, os.e, id)
@@ -197,7 +205,7 @@ func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any
 			res = map[string]any{"messages": eventFrames(events, os.s.fileURL), "more": more}
 		}
 	default:
-		err = &comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)}
+		return errorFrame(&comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)})
 	}
 	if err != nil && comagic.ErrorCode(err) == comagic.EINTERNAL {
 		os.s.logger.Error("chatws: operator command", "type", f.Type, "err", err)
@@ -214,7 +222,9 @@ func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any
 func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeID int64) {
 	e, err := s.chat.Employee(r.Context(), employeeID)
 	if err != nil {
-		http.Error(w, "unknown employee", http.StatusUnauthorized)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"success":false,"error":{"code":"unauthorized","message":"invalid or expired operator token"}}`))
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)

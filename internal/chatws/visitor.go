@@ -283,7 +283,7 @@ func (vs *visitorSession) handle(ctx context.Context, f *inFrame) any {
 	case "mail":
 		err = svc.MailTranscript(ctx, v, f.Email)
 	default:
-		err = &comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)}
+		return errorFrame(&comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)})
 	}
 	if err != nil && comagic.ErrorCode(err) == comagic.EINTERNAL {
 		vs.s.logger.Error("chatws: visitor command", "type", f.Type, "err", err)
