@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/comagicd/comagicd/internal/chat"
+	"github.com/comagicd/comagicd/internal/chatws"
 	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/credentials"
 	"github.com/comagicd/comagicd/internal/httpapi"
@@ -23,6 +25,7 @@ import (
 	"github.com/comagicd/comagicd/internal/hub/pgengine"
 	"github.com/comagicd/comagicd/internal/leads"
 	"github.com/comagicd/comagicd/internal/metrics"
+	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/tracking"
 )
@@ -37,6 +40,12 @@ type App struct {
 	// Hub carries wake-ups between the nodes and fans them out to this
 	// node's subscribers; it receives while Run runs.
 	Hub *hub.Hub
+	// Chat is the consultant chat; ChatServer serves its websockets.
+	Chat       *chat.Service
+	ChatServer *chatws.Server
+	// Employees stores operators; Operators logs them in.
+	Employees *postgres.Employees
+	Operators *operators.Service
 
 	logger  *slog.Logger
 	workers *runner
@@ -86,9 +95,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	m := metrics.New(db)
 	sites := postgres.NewSites(db)
 	store := postgres.NewStore(db, m.ObserveBatch)
+	trk := tracking.NewService(store, sites, signer)
+	cp, err := newChat(db, sites, h, trk.Verify, ChatConfig{BaseURL: cfg.BaseURL, Secret: secret, FilesDir: cfg.FilesDir,
+		SMTPURL: cfg.SMTPURL, MailFrom: cfg.MailFrom, ChatOptions: chat.Options{LateAnswerAfter: cfg.ChatLateAnswer}}, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
-		Tracking:       tracking.NewService(store, sites, signer),
+		Tracking:       trk,
 		Leads:          leads.NewService(store, sites, signer),
 		DB:             db,
 		Metrics:        m,
@@ -98,14 +114,20 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		RateLimit:      cfg.RateLimit,
 		Assets:         assets,
 		Ready:          h.Ready,
+		Operators:      cp.Operators,
+		Chat:           cp.Deps,
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {
 		shutdown = defaultShutdownTimeout
 	}
 	a := &App{DB: db, Sites: sites, Store: store, Handler: handler, Metrics: m, Hub: h,
+		Chat: cp.Service, ChatServer: cp.Server, Employees: cp.Employees, Operators: cp.Operators,
 		logger: logger, workers: newRunner(logger, shutdown)}
 	a.AddWorker("hub", h.Run)
+	for name, fn := range cp.workers {
+		a.AddWorker(name, fn)
+	}
 	a.AddWorker("idempotency key purge", a.purge)
 	return a, nil
 }

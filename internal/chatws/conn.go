@@ -146,13 +146,18 @@ func (c *conn) readLoop(handle func(f *inFrame)) {
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if !c.limiter.Allow() {
-			c.send(errorFrame(comagic.Errorf(comagic.ERATELIMITED, "too many frames; slow down")))
-			continue
-		}
 		var f inFrame
 		if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
 			c.send(errorFrame(&comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "a frame is a JSON object with a type"}))
+			continue
+		}
+		if !c.limiter.Allow() {
+			err := comagic.Errorf(comagic.ERATELIMITED, "too many frames; slow down")
+			if len(f.ID) > 0 {
+				c.send(reply(f.ID, nil, err))
+			} else {
+				c.send(errorFrame(err))
+			}
 			continue
 		}
 		handle(&f)

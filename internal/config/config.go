@@ -57,6 +57,10 @@ type Config struct {
 	// FilesDir is where chat files are stored (COMAGICD_FILES_DIR, default
 	// "./data/files").
 	FilesDir string
+	// ChatLateAnswer is how long an operator's answer may stay unseen by the
+	// visitor's pages before it is emailed to them (COMAGICD_CHAT_LATE_ANSWER,
+	// default 1m).
+	ChatLateAnswer time.Duration
 }
 
 // DefaultMetricsAddr is where metrics are served unless configured: loopback
@@ -76,7 +80,7 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 		return def
 	}
 	var c Config
-	var proxies, level, rate, shutdown, metricsAddr string
+	var proxies, level, rate, shutdown, metricsAddr, lateAnswer string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
@@ -93,6 +97,7 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("COMAGICD_SMTP_URL", ""), "mail server, smtp://[user:pass@]host[:port] or smtps://…; empty = no mail (COMAGICD_SMTP_URL)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("COMAGICD_MAIL_FROM", DefaultMailFrom), "sender address of outgoing mail (COMAGICD_MAIL_FROM)")
 	fs.StringVar(&c.FilesDir, "files-dir", env("COMAGICD_FILES_DIR", DefaultFilesDir), "directory of chat files (COMAGICD_FILES_DIR)")
+	fs.StringVar(&lateAnswer, "chat-late-answer", env("COMAGICD_CHAT_LATE_ANSWER", "1m"), "how long an operator answer may stay unseen before it is emailed to the visitor (COMAGICD_CHAT_LATE_ANSWER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -150,6 +155,9 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		return c, fmt.Errorf("config: COMAGICD_SHUTDOWN_TIMEOUT (-shutdown-timeout) must be a positive duration, got %q", shutdown)
+	}
+	if c.ChatLateAnswer, err = time.ParseDuration(lateAnswer); err != nil || c.ChatLateAnswer <= 0 {
+		return c, fmt.Errorf("config: COMAGICD_CHAT_LATE_ANSWER (-chat-late-answer) must be a positive duration, got %q", lateAnswer)
 	}
 	if err := checkPubSubURL(c.PubSubURL); err != nil {
 		return c, err

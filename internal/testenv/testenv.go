@@ -173,6 +173,16 @@ type Options struct {
 	// Wrap, when set, wraps the server's handler, e.g. to record requests or
 	// to inject failures in front of the real server.
 	Wrap func(http.Handler) http.Handler
+	// DatabaseURL, when set, is the database to use (another node's); by
+	// default the server gets a fresh one.
+	DatabaseURL string
+	// PubSubURL selects the hub engine (nats://…); PostgreSQL by default.
+	PubSubURL string
+	// SMTPURL is the mail server of the chat's mail; none by default.
+	SMTPURL string
+	// ChatLateAnswer is how long an operator answer may stay unseen before
+	// it is mailed (default 1 s in tests).
+	ChatLateAnswer time.Duration
 }
 
 // Server is a real comagicd listening on a random loopback port.
@@ -208,7 +218,10 @@ const Secret = "testenv-secret-0123456789abcdef"
 // StartServer starts comagicd on a fresh database; it stops when the test ends.
 func StartServer(t testing.TB, opts Options) *Server {
 	t.Helper()
-	dbURL := NewDatabase(t)
+	dbURL := opts.DatabaseURL
+	if dbURL == "" {
+		dbURL = NewDatabase(t)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +235,13 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: url + "/", Secret: Secret, RateLimit: opts.RateLimit, TrustedProxies: opts.TrustedProxies}
+	late := opts.ChatLateAnswer
+	if late <= 0 {
+		late = time.Second
+	}
+	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: url + "/", Secret: Secret, RateLimit: opts.RateLimit,
+		TrustedProxies: opts.TrustedProxies, PubSubURL: opts.PubSubURL, SMTPURL: opts.SMTPURL, MailFrom: "comagicd@localhost",
+		FilesDir: t.TempDir(), ChatLateAnswer: late, ShutdownTimeout: 5 * time.Second}
 	a, err := app.New(context.Background(), cfg, logger, assets)
 	if err != nil {
 		ln.Close()
