@@ -78,9 +78,12 @@ type smtpSession struct {
 }
 
 func (se *smtpSession) Mail(from string, _ *smtp.MailOptions) error { se.from = from; return nil }
-func (se *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error  { se.to = append(se.to, to); return nil }
-func (se *smtpSession) Reset()                                     { se.from, se.to = "", nil }
-func (se *smtpSession) Logout() error                              { return nil }
+func (se *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	se.to = append(se.to, to)
+	return nil
+}
+func (se *smtpSession) Reset()        { se.from, se.to = "", nil }
+func (se *smtpSession) Logout() error { return nil }
 
 func (se *smtpSession) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
