@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -165,6 +166,21 @@ func TestServeDemo(t *testing.T) {
 		t.Fatalf("demo page: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The demo operator printed can log in and works on the demo site.
+	op := regexp.MustCompile(`operator:\s+login (\S+), password (\S+)`).FindStringSubmatch(out.String())
+	if op == nil {
+		t.Fatalf("no demo operator in the output:\n%s", out.String())
+	}
+	resp, err = http.Post(base+"/api/operator/login", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"login":%q,"password":%q}`, op[1], op[2])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(login), `"token"`) {
+		t.Fatalf("demo operator login: %d %s", resp.StatusCode, login)
+	}
 	// Metrics are served on their own listener, not on the public one.
 	resp, err = http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/comagicd/comagicd/internal/app"
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/config"
+	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/widgets"
 	"github.com/comagicd/comagicd/web"
@@ -53,7 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	if demo {
-		if err := seedDemo(ctx, a.Sites, cfg.BaseURL, cfg.MetricsAddr, stdout); err != nil {
+		if err := seedDemo(ctx, a.Sites, a.Employees, cfg.BaseURL, cfg.MetricsAddr, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -112,7 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // seedDemo creates the demo account and site on an empty database and prints
 // where to look.
-func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL, metricsAddr string, out io.Writer) error {
+func seedDemo(ctx context.Context, sites *postgres.Sites, employees *postgres.Employees, baseURL, metricsAddr string, out io.Writer) error {
 	const account = "Demo"
 	n, err := sites.CountSites(ctx)
 	if err != nil {
@@ -137,6 +138,15 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL, metricsAddr s
 				return err
 			}
 		}
+		// The demo operator answers the demo site's chats.
+		hash, err := operators.HashPassword(demoOperatorPassword)
+		if err != nil {
+			return err
+		}
+		if _, err := employees.CreateEmployee(ctx, postgres.EmployeeInput{Account: account, Login: demoOperatorLogin,
+			Name: "Анна (демо)", Position: "Консультант", PasswordHash: hash, Sites: []string{site.Key}}); err != nil {
+			return fmt.Errorf("demo operator: %w", err)
+		}
 	}
 	all, accounts, err := sites.ListSites(ctx)
 	if err != nil {
@@ -153,7 +163,14 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL, metricsAddr s
 			metrics = "http://" + metricsAddr + "/metrics"
 		}
 		fmt.Fprintf(out, "  health:      %shealthz   metrics: %s\n", baseURL, metrics)
-		fmt.Fprintf(out, "  site_key: %s\n\n", s.Key)
+		fmt.Fprintf(out, "  site_key: %s\n", s.Key)
+		if e, err := employees.EmployeeByLogin(ctx, demoOperatorLogin); err == nil && e.DisabledAt == nil {
+			fmt.Fprintf(out, "  operator:    login %s, password %s (demo only; change it: comagicd admin employee update --login %s --password-stdin)\n",
+				demoOperatorLogin, demoOperatorPassword, demoOperatorLogin)
+			fmt.Fprintf(out, "               answer chats in a terminal: echo %s | go run ./cmd/comagicd operator -url %s -login %s -password-stdin\n",
+				demoOperatorPassword, baseURL, demoOperatorLogin)
+		}
+		fmt.Fprintln(out)
 		fmt.Fprintf(out, "Embed code for the demo site:\n\n%s\n", snippet(baseURL, s.Key))
 		return nil
 	}
@@ -161,9 +178,37 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, baseURL, metricsAddr s
 	return nil
 }
 
-// demoConsultant enables the consultant's offline-request form on the demo site.
+// The demo operator's login and password: the demo runs on localhost only.
+const (
+	demoOperatorLogin    = "demo"
+	demoOperatorPassword = "demo-operator"
+)
+
+// demoConsultant enables the consultant's chat and offline-request form on
+// the demo site.
 const demoConsultant = `{
   "common": {"banner_color": "2E7D32"},
+  "chat": {
+    "title": "Задать вопрос в чат",
+    "is_visible": true,
+    "is_animation_enabled": true,
+    "h_position": "right",
+    "v_position": "bottom",
+    "is_file_transfer": true,
+    "is_consultant_operator_rating": true,
+    "group_title": null,
+    "allowed_groups": null,
+    "fields": null,
+    "retention": {
+      "is_alternate_communication_way_enabled": true,
+      "alternate_communication_way_timeout": 60,
+      "alternate_communication_way": "offline_message",
+      "messages": [
+        {"timeout": 15, "text": "Оператор ответит вам через несколько секунд."},
+        {"timeout": 30, "text": "Пожалуйста, не закрывайте чат: операторы скоро ответят."}
+      ]
+    }
+  },
   "offline_message": {
     "title": "Напишите нам",
     "is_visible": true,
