@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		a.AddWorker(name, fn)
 	}
 	a.AddWorker("idempotency key purge", a.purge)
+	a.AddWorker("operator token purge", a.purgeTokens)
 	return a, nil
 }
 
@@ -175,6 +176,25 @@ func (a *App) purge(ctx context.Context) error {
 				a.logger.Warn("purge idempotency keys", "err", err)
 			} else if n > 0 {
 				a.logger.Debug("purged idempotency keys", "n", n)
+			}
+		}
+	}
+}
+
+// purgeTokens deletes operator tokens that expired or were revoked more than
+// a day ago, now and then until ctx ends.
+func (a *App) purgeTokens(ctx context.Context) error {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := a.Employees.DeleteTokens(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				a.logger.Warn("purge operator tokens", "err", err)
+			} else if n > 0 {
+				a.logger.Debug("purged operator tokens", "n", n)
 			}
 		}
 	}

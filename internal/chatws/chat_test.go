@@ -39,6 +39,7 @@ func setup(t *testing.T, opts testenv.Options) *fixture {
 		opts.SMTPURL = f.mail.URL()
 	}
 	f.srv = testenv.StartServer(t, opts)
+	f.srv.App.ChatServer.ReauthEvery = 200 * time.Millisecond
 	f.site = f.srv.CreateSite(t, "shop.example")
 	for _, d := range []string{"desktop", "mobile"} {
 		f.srv.SetWidgetSettings(t, f.site, "consultant", d, chatSettings)
@@ -456,7 +457,8 @@ func TestSecurity(t *testing.T) {
 			t.Fatalf("%v on a foreign chat: %v", cmd, rr)
 		}
 	}
-	// Logout revokes the token for the websocket too.
+	// Logout revokes the token for the websocket too: a new one is refused,
+	// the open one is closed.
 	req, _ := http.NewRequest("POST", f.srv.URL+"/api/operator/logout", nil)
 	req.Header.Set("Authorization", "Bearer "+op.Token)
 	resp, err := http.DefaultClient.Do(req)
@@ -465,6 +467,9 @@ func TestSecurity(t *testing.T) {
 	}
 	resp.Body.Close()
 	refused(base+"/ws/operator", http.Header{"Authorization": {"Bearer " + op.Token}}, 401)
+	if !ows.Closed(5 * time.Second) {
+		t.Fatal("the revoked operator's socket stayed open")
+	}
 }
 
 // TestLongPolling: the fallback carries the same frames.

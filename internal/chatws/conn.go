@@ -16,15 +16,17 @@ import (
 
 // Limits of a connection (api/asyncapi.yaml).
 const (
-	maxFrame    = 64 << 10
-	sendQueue   = 256
-	pingPeriod  = 25 * time.Second
-	pongWait    = 60 * time.Second
-	writeWait   = 10 * time.Second
-	frameRate   = 20 // frames per second, sustained
-	frameBurst  = 40
-	closeSlow   = "slow consumer"
-	closeFrames = "frame too large"
+	maxFrame   = 64 << 10
+	sendQueue  = 256
+	pingPeriod = 25 * time.Second
+	pongWait   = 60 * time.Second
+	writeWait  = 10 * time.Second
+	frameRate  = 20 // frames per second, sustained
+	frameBurst = 40
+	closeSlow  = "slow consumer"
+	// closeUnauthorized ends an operator's socket whose token was revoked or expired.
+	closeUnauthorized = 4001
+	closeFrames       = "frame too large"
 )
 
 // conn is one websocket: a reader that handles client frames in order and a

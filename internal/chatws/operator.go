@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/comagic"
@@ -218,8 +219,9 @@ func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any
 }
 
 // ServeOperator upgrades an authenticated operator's request to the operator
-// channel and serves it until it ends.
-func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeID int64) {
+// channel and serves it until it ends, or until valid (the token's check,
+// repeated every ReauthEvery) fails.
+func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeID int64, valid func(ctx context.Context) error) {
 	e, err := s.chat.Employee(r.Context(), employeeID)
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -249,6 +251,21 @@ func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeI
 	}()
 	c.poke()
 	go c.writeLoop(ctx, os.sync)
+	go func() {
+		t := time.NewTicker(s.ReauthEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+				if err := valid(ctx); comagic.ErrorCode(err) == comagic.EUNAUTHORIZED {
+					c.closeWith(closeUnauthorized, "token no longer valid")
+					return
+				}
+			}
+		}
+	}()
 	c.readLoop(func(f *inFrame) {
 		if out := os.handle(ctx, f, c.send); out != nil {
 			c.send(out)

@@ -35,6 +35,10 @@ type Server struct {
 	stop     context.CancelFunc
 	// PollWait is how long a long poll waits for something new (default 25 s).
 	PollWait time.Duration
+	// ReauthEvery is how often an operator's socket checks that its token is
+	// still valid: logout, disable or expiry close it within this time
+	// (default 30 s). Set it before serving.
+	ReauthEvery time.Duration
 
 	mu    sync.Mutex
 	conns int
@@ -44,7 +48,7 @@ type Server struct {
 // address of a chat file.
 func New(svc *chat.Service, hub Hub, logger *slog.Logger, fileURL func(fileID, chatID int64) string) *Server {
 	base, stop := context.WithCancel(context.Background())
-	return &Server{chat: svc, hub: hub, logger: logger, fileURL: fileURL, base: base, stop: stop, PollWait: 25 * time.Second,
+	return &Server{chat: svc, hub: hub, logger: logger, fileURL: fileURL, base: base, stop: stop, PollWait: 25 * time.Second, ReauthEvery: 30 * time.Second,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 			HandshakeTimeout: 10 * time.Second,

@@ -175,7 +175,12 @@ func (h *Handler) visitorPoll(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) operatorSocket(w http.ResponseWriter, r *http.Request) {
 	p := operators.FromContext(r.Context())
-	h.Chat.Server.ServeOperator(noDeadlines(w), r, p.EmployeeID)
+	token, _ := operators.TokenFromRequest(r)
+	valid := func(ctx context.Context) error {
+		_, err := h.Operators.Authenticate(ctx, token)
+		return err
+	}
+	h.Chat.Server.ServeOperator(noDeadlines(w), r, p.EmployeeID, valid)
 }
 
 // maxFileName bounds a chat file's name.
