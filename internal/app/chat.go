@@ -90,6 +90,7 @@ func newChat(db *pgxpool.Pool, sites *postgres.Sites, h *hub.Hub, verify func(*c
 	p.Employees = postgres.NewEmployees(db)
 	p.Operators = operators.NewService(p.Employees)
 	p.workers["chat timers"] = p.Service.Run
+	p.workers["operator presence"] = p.Service.RunPresence
 	p.workers["chat sockets"] = p.Server.Run
 	return p, nil
 }

@@ -47,6 +47,8 @@ type Store interface {
 	SessionStats(ctx context.Context, siteID, sessionID int64) (SessionStats, error)
 	AddFile(ctx context.Context, chatID int64, sender, name, contentType string, size int64, storageKey string) (int64, error)
 	ChatFile(ctx context.Context, id int64) (chatID int64, name, contentType, storageKey string, err error)
+	TouchEmployee(ctx context.Context, id int64, at time.Time) error
+	StaleOnline(ctx context.Context, before time.Time) ([]int64, error)
 }
 
 // Publisher carries wake-ups to every node (internal/hub.Hub).

@@ -545,3 +545,48 @@ func postJSON(t *testing.T, u string, body map[string]any) map[string]any {
 	}
 	return out
 }
+
+// TestAvailability: visitors learn when the site's last operator goes
+// offline, also when the operator just closes the workstation.
+func TestAvailability(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	op := f.srv.CreateOperator(t, "kira", "Кира", []string{f.site})
+	v := f.srv.NewVisitor(t, f.site)
+	vws := f.srv.DialVisitor(t, v, nil)
+	if st := vws.Wait(t, testenv.Type("state"), "state"); st["available"] != false {
+		t.Fatalf("available before anyone is online: %v", st)
+	}
+	ows := f.srv.DialOperator(t, op.Token)
+	online(t, ows)
+	if a := vws.Wait(t, testenv.Type("availability"), "availability"); a["available"] != true {
+		t.Fatalf("availability: %v", a)
+	}
+	ows.Call(t, map[string]any{"type": "status", "status": "away"})
+	if a := vws.Wait(t, testenv.Type("availability"), "availability"); a["available"] != false {
+		t.Fatalf("availability after away: %v", a)
+	}
+	ows.Call(t, map[string]any{"type": "status", "status": "online"})
+	vws.Wait(t, testenv.Type("availability"), "availability again")
+
+	// The workstation closes without a word: after the presence timeout the
+	// operator is offline.
+	ows.Conn.Close()
+	ows.Closed(time.Second)
+	// Within the grace time nothing changes.
+	if err := f.srv.App.Chat.ExpirePresence(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	if err := f.srv.DB.QueryRow(t.Context(), `SELECT status FROM employees WHERE id = $1`, op.ID).Scan(&status); err != nil || status != "online" {
+		t.Fatalf("status right after the socket closed: %s %v", status, err)
+	}
+	if _, err := f.srv.DB.Exec(t.Context(), `UPDATE employees SET seen_at = now() - interval '10 minutes' WHERE id = $1`, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.App.Chat.ExpirePresence(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a := vws.Wait(t, testenv.Type("availability"), "availability after the workstation closed"); a["available"] != false {
+		t.Fatalf("availability: %v", a)
+	}
+}

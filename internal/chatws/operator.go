@@ -251,6 +251,17 @@ func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeI
 	}()
 	c.poke()
 	go c.writeLoop(ctx, os.sync)
+	seen := func() {
+		if err := s.chat.OperatorSeen(ctx, e.ID); err != nil && ctx.Err() == nil {
+			s.logger.Warn("chatws: operator seen", "err", err)
+		}
+	}
+	seen()
+	defer func() {
+		if err := s.chat.OperatorGone(context.WithoutCancel(ctx), e.ID); err != nil {
+			s.logger.Warn("chatws: operator gone", "err", err)
+		}
+	}()
 	go func() {
 		t := time.NewTicker(s.ReauthEvery)
 		defer t.Stop()
@@ -263,6 +274,7 @@ func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeI
 					c.closeWith(closeUnauthorized, "token no longer valid")
 					return
 				}
+				seen()
 			}
 		}
 	}()

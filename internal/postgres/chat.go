@@ -812,3 +812,25 @@ func mapChatErr(err error) error {
 	}
 	return err
 }
+
+// TouchEmployee records when the employee's workstation was last seen.
+func (s *Chats) TouchEmployee(ctx context.Context, id int64, at time.Time) error {
+	if _, err := s.db.Exec(ctx, `UPDATE employees SET seen_at = $2 WHERE id = $1`, id, at); err != nil {
+		return fmt.Errorf("postgres: touch employee: %w", err)
+	}
+	return nil
+}
+
+// StaleOnline returns the employees who are online but whose workstation has
+// not been seen since before.
+func (s *Chats) StaleOnline(ctx context.Context, before time.Time) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM employees WHERE status = 'online' AND (seen_at IS NULL OR seen_at < $1) LIMIT 1000`, before)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stale operators: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stale operators: %w", err)
+	}
+	return ids, nil
+}
