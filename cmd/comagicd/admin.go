@@ -58,6 +58,12 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         create a group of operators (and the account when new)
   group list [--account NAME]
         list groups with their number of members
+  invite-rule add --site KEY --message TEXT [--after 30s] [--page-views N]
+        [--url SUBSTRING] [--source SOURCE]
+        invite the site's visitors to chat automatically when an operator is
+        online and every condition given holds (once per visit)
+  invite-rule list --site KEY
+  invite-rule remove --site KEY --id ID
 
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
@@ -77,13 +83,15 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return adminEmployee(ctx, args[1], args[2:], stdin, stdout, stderr)
 		case "group":
 			return adminGroup(ctx, args[1], args[2:], stdout, stderr)
+		case "invite-rule":
+			return adminInviteRule(ctx, args[1], args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, adminUsage)
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
 		return nil
 	}
-	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list")
+	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove")
 }
 
 // openAdminDB opens the database at url, creating and migrating it when needed.

@@ -834,3 +834,16 @@ func (s *Chats) StaleOnline(ctx context.Context, before time.Time) ([]int64, err
 	}
 	return ids, nil
 }
+
+// RemoveAutoInviteRule deletes a rule of the site; ENOTFOUND when the site
+// has no such rule.
+func (s *Chats) RemoveAutoInviteRule(ctx context.Context, siteID, id int64) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM auto_invite_rules WHERE id = $1 AND site_id = $2`, id, siteID)
+	if err != nil {
+		return fmt.Errorf("postgres: remove auto-invite rule: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return comagic.Errorf(comagic.ENOTFOUND, "the site has no auto-invite rule %d", id)
+	}
+	return nil
+}
