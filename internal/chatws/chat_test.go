@@ -590,3 +590,63 @@ func TestAvailability(t *testing.T) {
 		t.Fatalf("availability: %v", a)
 	}
 }
+
+// TestTakeAndTransfer: a chat waits while its operator is away, is taken by
+// hand from the queue, then transferred to a colleague who continues it.
+func TestTakeAndTransfer(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	anna := f.srv.CreateOperator(t, "anna2", "Анна", []string{f.site})
+	boris := f.srv.CreateOperator(t, "boris2", "Борис", []string{f.site})
+	a := f.srv.DialOperator(t, anna.Token)
+	a.Wait(t, testenv.Type("hello"), "hello")
+	a.Call(t, map[string]any{"type": "status", "status": "away"})
+	b := f.srv.DialOperator(t, boris.Token)
+	online(t, b)
+	b.Call(t, map[string]any{"type": "status", "status": "away"})
+
+	v := f.srv.NewVisitor(t, f.site)
+	vws := f.srv.DialVisitor(t, v, nil)
+	vws.Wait(t, testenv.Type("state"), "state")
+	r := vws.Call(t, map[string]any{"type": "message", "uid": "q1", "text": "Есть кто-нибудь?"})
+	chatID := num(r["chat_id"])
+	// Nobody is online: the chat waits in the queue, which both operators see.
+	queued := a.Wait(t, func(m map[string]any) bool {
+		c, _ := m["chat"].(map[string]any)
+		return m["type"] == "chat" && c != nil && num(c["id"]) == chatID && c["state"] == "queued"
+	}, "queued chat at Anna")
+	if c := queued["chat"].(map[string]any); c["last_text"] != "Есть кто-нибудь?" {
+		t.Fatalf("queue item: %v", c)
+	}
+	// Anna takes it by hand; Boris cannot take it any more.
+	if tr := a.Call(t, map[string]any{"type": "take", "chat_id": chatID}); tr["ok"] != true {
+		t.Fatalf("take: %v", tr)
+	}
+	if tr := b.Call(t, map[string]any{"type": "take", "chat_id": chatID}); tr["ok"] != false {
+		t.Fatalf("second take: %v", tr)
+	}
+	a.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Есть кто-нибудь?" }, "history of the taken chat")
+	a.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "a1", "text": "Здравствуйте, я Анна"})
+
+	// Transfer to Boris: the visitor sees Anna leave and Boris join; Boris gets
+	// the whole conversation and continues; Anna can no longer write.
+	if tr := a.Call(t, map[string]any{"type": "transfer", "chat_id": chatID, "employee_id": boris.ID}); tr["ok"] != true {
+		t.Fatalf("transfer: %v", tr)
+	}
+	vws.Wait(t, testenv.Event("leave"), "Anna leaves")
+	vws.Wait(t, func(m map[string]any) bool {
+		o, _ := m["operator"].(map[string]any)
+		return m["type"] == "event" && m["kind"] == "join" && o != nil && o["name"] == "Борис"
+	}, "Boris joins")
+	b.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Здравствуйте, я Анна" }, "earlier messages at Boris")
+	if rr := b.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "b1", "text": "Теперь с вами Борис"}); rr["ok"] != true {
+		t.Fatalf("Boris writes: %v", rr)
+	}
+	vws.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Теперь с вами Борис" }, "Boris's message")
+	if rr := a.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "a2", "text": "ещё я"}); rr["ok"] != false {
+		t.Fatalf("Anna still writes after the transfer: %v", rr)
+	}
+	vws.Wait(t, func(m map[string]any) bool {
+		o, _ := m["operator"].(map[string]any)
+		return m["type"] == "state" && o != nil && o["name"] == "Борис"
+	}, "state shows Boris")
+}
