@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,7 +72,14 @@ func startEnv(ctx context.Context, opts options, logger *slog.Logger) (_ *env, e
 	e.baseURL = "http://" + ln.Addr().String()
 	// The server logs warnings and errors only: a per-request log would be load of its own.
 	serverLog := slog.New(logger.Handler()).With("component", "comagicd")
-	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: e.baseURL + "/", Secret: benchSecret, RateLimit: 0}
+	filesDir, err := os.MkdirTemp("", "comagicd-bench-files-")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("bench: files directory: %w", err)
+	}
+	e.cleanups = append(e.cleanups, func() error { return os.RemoveAll(filesDir) })
+	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: e.baseURL + "/", Secret: benchSecret, RateLimit: 0,
+		FilesDir: filesDir}
 	a, err := app.New(ctx, cfg, serverLog, e.assets)
 	if err != nil {
 		ln.Close()

@@ -22,7 +22,7 @@ import (
 
 func newApp(t *testing.T, pubsub string) *app.App {
 	t.Helper()
-	cfg := config.Config{DatabaseURL: testenv.NewDatabase(t), BaseURL: "http://127.0.0.1/", Secret: testenv.Secret,
+	cfg := config.Config{DatabaseURL: testenv.NewDatabase(t), BaseURL: "http://127.0.0.1/", Secret: testenv.Secret, FilesDir: t.TempDir(),
 		PubSubURL: pubsub, ShutdownTimeout: 5 * time.Second}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {

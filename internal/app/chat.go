@@ -10,6 +10,7 @@ import (
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/chatws"
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/files"
 	"github.com/comagicd/comagicd/internal/httpapi"
 	"github.com/comagicd/comagicd/internal/hub"
@@ -63,6 +64,9 @@ func (m *outboxMailer) Enqueue(ctx context.Context, c chat.Mail) error {
 // storage and (with SMTP) the mail outbox.
 func newChat(db *pgxpool.Pool, sites *postgres.Sites, h *hub.Hub, verify func(*comagic.Site, comagic.Credentials) error,
 	cfg ChatConfig, logger *slog.Logger) (*chatParts, error) {
+	if cfg.FilesDir == "" {
+		cfg.FilesDir = config.DefaultFilesDir
+	}
 	storage, err := files.NewDisk(cfg.FilesDir)
 	if err != nil {
 		return nil, fmt.Errorf("app: chat files: %w", err)
