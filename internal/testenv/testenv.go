@@ -194,6 +194,44 @@ type Server struct {
 	App *app.App
 	// DatabaseURL is the URL of the server's database.
 	DatabaseURL string
+
+	kill func()
+}
+
+// Kill stops the server abruptly, as if its process died: the listener and
+// every connection close at once, websockets included (their clients see an
+// abnormal closure, not a close frame), and the app's Run is cancelled without
+// waiting for it. The database pool stays open until the test ends, so the
+// node's goroutines that were under way can wind down; the cleanup that
+// StartServer registered still runs (and waits for Run) when the test ends.
+func (s *Server) Kill() {
+	s.kill()
+}
+
+// hijackedConns are the connections the HTTP server handed over to
+// websocket handlers; http.Server.Close does not close them, Kill does.
+type hijackedConns struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (h *hijackedConns) track(c net.Conn, state http.ConnState) {
+	if state != http.StateHijacked {
+		return
+	}
+	h.mu.Lock()
+	h.conns = append(h.conns, c)
+	h.mu.Unlock()
+}
+
+func (h *hijackedConns) closeAll() {
+	h.mu.Lock()
+	conns := h.conns
+	h.conns = nil
+	h.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
 
 // buildAssets bundles the web assets once per test binary: esbuild takes a
@@ -254,8 +292,17 @@ func StartServer(t testing.TB, opts Options) *Server {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.Run(runCtx) }()
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	hijacked := &hijackedConns{}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ConnState: hijacked.track}
 	go func() { _ = srv.Serve(ln) }()
+	var killOnce sync.Once
+	kill := func() {
+		killOnce.Do(func() {
+			_ = srv.Close() // the listener and every connection not hijacked
+			hijacked.closeAll()
+			stopRun()
+		})
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -272,7 +319,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 			t.Fatal("testenv: the hub is not ready after 30 s")
 		}
 	}
-	return &Server{URL: url, DB: a.DB, App: a, DatabaseURL: dbURL}
+	return &Server{URL: url, DB: a.DB, App: a, DatabaseURL: dbURL, kill: kill}
 }
 
 // CreateSite creates a site (in a new account) for the domains and returns its key.
