@@ -189,7 +189,9 @@ func multiNode(t *testing.T, pubsub string) {
 	if rr := ows2.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "o4", "text": "Да, доставляем в обе"}); rr["ok"] != true {
 		t.Fatalf("operator message after reconnect: %v", rr)
 	}
-	vws.Wait(t, func(m map[string]any) bool { return senderEvent("operator")(m) && m["text"] == "Да, доставляем в обе" }, "answer after reconnect")
+	vws.Wait(t, func(m map[string]any) bool {
+		return senderEvent("operator")(m) && m["text"] == "Да, доставляем в обе"
+	}, "answer after reconnect")
 	if rr := vws.Call(t, map[string]any{"type": "message", "uid": "v4", "text": "Спасибо!"}); rr["ok"] != true {
 		t.Fatalf("visitor message after reconnect: %v", rr)
 	}
