@@ -345,7 +345,6 @@ export function createChat(env) {
     const l = widgets.slice();
     for (let i = 0; i < l.length; i++) l[i].fire(name, arg);
   };
-  const viewing = () => !document.hidden && widgets.some((w) => w.isVisible());
   const unread = () => +store.getItem('_cmg_unread') || 0;
 
   function setAvailable(v) {
@@ -478,7 +477,9 @@ export function createChat(env) {
     if (known(m)) return;
     if (k === 'message' || k === 'file' || k === 'system' || k === 'invite') {
       show(m);
-      if (m.sender === 'operator' && !viewing()) store.setItem('_cmg_unread', unread() + 1);
+      // Operator messages count as unread until a controller clears them
+      // (the vendor's do when the chat is visible).
+      if (m.sender === 'operator') store.setItem('_cmg_unread', unread() + 1);
       if (k === 'invite') {
         m.invite_message = m.text;
         fire('invite', m);

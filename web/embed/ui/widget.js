@@ -278,11 +278,11 @@ export function makeSubclasses(env, C) {
     try { cb(arg); } catch (e) { report(e); }
   };
   // chatOf returns the page's chat, created on first use, or null when the
-  // site's consultant has no chat section (then chat methods say so and
-  // answer false).
+  // site's consultant has no chat section or does not show it (is_visible
+  // false; then chat methods say so and answer false, and no socket opens).
   const chatOf = () => {
     const s = env.S.settings && env.S.settings.consultant;
-    if (env.S.cfg.widgetsOff || !s || !s.chat || typeof s.chat !== 'object') return null;
+    if (env.S.cfg.widgetsOff || !s || !s.chat || typeof s.chat !== 'object' || s.chat.is_visible === false) return null;
     return env.chat || (env.chat = createChat(env));
   };
   const off = (m) => {

@@ -194,12 +194,18 @@
       e.preventDefault();
       send();
     });
+    // Enter sends, Shift+Enter starts a new line. The line break of an Enter
+    // that sent is refused also when it comes as its own input event.
+    let sent = false;
     R.text.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      sent = e.key === 'Enter' && !e.shiftKey && !e.isComposing;
+      if (sent) {
         e.preventDefault();
         send();
       }
     });
+    R.text.addEventListener('beforeinput', (e) => { if (sent && /Line|Paragraph/.test(e.inputType)) e.preventDefault(); });
+    R.text.addEventListener('keyup', () => { sent = false; });
     R.text.addEventListener('input', () => {
       resize();
       chat.chatTyping(R.text.value);
@@ -251,7 +257,6 @@
       tools();
     });
     chat.on('invite', (m) => {
-      if (cs.is_visible === false) return;
       message(m);
       beep();
       chat.show();
@@ -283,7 +288,7 @@
         if (log.lastChild) bot('text', { text: 'Чат завершён' });
         if (op && R.rate && !rated) rate();
         op = false;
-      } else if (st === 'chat' && store.getItem('_cmgd_chat_open') && cs.is_visible !== false && !chat.isVisible()) chat.show();
+      } else if (st === 'chat' && store.getItem('_cmgd_chat_open') && !chat.isVisible()) chat.show();
       tools();
     });
     chat.on('messagestatus', (m) => { if (m.el) m.el.classList.toggle('cmgd-msg--failed', m.status === 'failed'); });
@@ -315,10 +320,11 @@
     let label = null;
     let rack = null;
     let chat = null;
-    const cs = settings.chat && typeof settings.chat === 'object' ? settings.chat : null;
+    // The chat is offered when the settings have a chat section that is shown.
+    const cs = settings.chat && typeof settings.chat === 'object' && settings.chat.is_visible !== false ? settings.chat : null;
     // chatShown tells whether the chat is offered: the site shows it and an
     // operator can answer, or a chat is open.
-    const chatShown = () => !!chat && cs.is_visible !== false && (chat.isChatAvailable() || chat.getState() === 'chat' || chat.getState() === 'invite');
+    const chatShown = () => !!chat && (chat.isChatAvailable() || chat.getState() === 'chat' || chat.getState() === 'invite');
 
     const form = UI.createWidget('consultant_offline_message', {
       settings: settings,
@@ -409,7 +415,7 @@
 
     if (cs) chat = chatWindow(settings, tpls, form, () => label);
 
-    if (om.is_visible !== false || (cs && cs.is_visible !== false)) {
+    if (om.is_visible !== false || cs) {
       rack = UI.createWidget('consultant_rack', { settings: settings, template: tpls.consultant_rack });
       rack.render();
       rack.hide();
@@ -417,6 +423,8 @@
       const channels = [].concat(rack.refs.channel || []);
       channels.forEach((b) => b.addEventListener('click', () => (b.dataset.channel === 'chat' ? chat.show() : form.open())));
       rack.on('show', () => {
+        // The rack sits above the label, whose size on a phone is in screen units.
+        rack.el.style.setProperty('--cmgd-label', label.refs.button.offsetHeight + 'px');
         label.refs.button.setAttribute('aria-expanded', 'true');
         const first = channels.filter((b) => !b.parentNode.hidden)[0];
         if (first) first.focus();
