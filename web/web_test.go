@@ -97,13 +97,16 @@ func TestServeWidgets(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&tpls); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"consultant_label", "consultant_rack", "consultant_offline_message"} {
+	for _, name := range []string{"consultant_label", "consultant_rack", "consultant_offline_message", "consultant_chat", "consultant_chat_message", "consultant_chat_bot"} {
 		if !strings.Contains(tpls[name], "<div") {
 			t.Errorf("template %s missing or empty: %q", name, tpls[name])
 		}
 	}
+	if ui := a.files["/static/widgets/ui.js"].raw; !bytes.Contains(ui, []byte("/ws/chat/")) || !bytes.Contains(ui, []byte("/poll")) {
+		t.Error("ui.js has no chat client (websocket and long polling)")
+	}
 	core := a.files["/static/cs.min.js"].raw
-	for _, s := range []string{"createObserver=", "c-validator", "consultant_offline_message"} {
+	for _, s := range []string{"createObserver=", "c-validator", "consultant_offline_message", "/ws/chat/"} {
 		if bytes.Contains(core, []byte(s)) {
 			t.Errorf("the core contains %q: the framework must load lazily", s)
 		}

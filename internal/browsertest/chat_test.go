@@ -477,6 +477,23 @@ vc('consultant', function (settings, tpls) {
 		t.Errorf("sendChatByMail to a bad address: %v", bad)
 	}
 
+	// printCurrentChat prints the chat's messages, as text, from a frame.
+	printed := Eval[string](tab, `(() => {
+		const seen = [];
+		const append = Node.prototype.appendChild;
+		Node.prototype.appendChild = function (c) {
+			const r = append.call(this, c);
+			if (c.tagName === 'IFRAME') c.contentWindow.print = () => seen.push(c.contentDocument.body.innerText);
+			return r;
+		};
+		const ok = chat.printCurrentChat();
+		Node.prototype.appendChild = append;
+		return ok === true ? seen.join('|') : 'not printed';
+	})()`)
+	if !strings.Contains(printed, "Вопрос <b>1</b>") || !strings.Contains(printed, "Ответ & <i>курсив</i>") || !strings.Contains(printed, "Егор <b>") {
+		t.Errorf("printed %q", printed)
+	}
+
 	// A reloaded page gets the conversation as showhistory.
 	tab.Go(page)
 	waitControllers(t, tab, "consultant")
