@@ -1,5 +1,5 @@
 // Command comagicd is the self-hosted backend for the Comagic/UIS website
-// widgets. Commands: serve (default), migrate, admin, version.
+// widgets. Commands: serve (default), migrate, admin, operator, version.
 package main
 
 import (
@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "admin":
 		return admin(ctx, args, os.Stdin, stdout, stderr)
+	case "operator":
+		return operatorConsole(ctx, args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "comagicd", versionString())
 		assets, err := web.New()
@@ -68,6 +70,7 @@ commands:
   serve     run the server (default); flags: comagicd serve -h
   migrate   apply database migrations and exit
   admin     manage accounts and sites: comagicd admin help
+  operator  answer chats as an operator from a terminal: comagicd operator -h
   version   print the version
 `
 
