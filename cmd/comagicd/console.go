@@ -218,16 +218,16 @@ type inFrame struct {
 		SiteKey string   `json:"site_key"`
 		Domains []string `json:"domains"`
 	} `json:"sites"`
-	Chats     []*chatView `json:"chats"`
-	Queue     []*chatView `json:"queue"`
-	Chat      *chatView   `json:"chat"`
-	ChatID    int64       `json:"chat_id"`
-	Seq       int64       `json:"seq"`
-	Kind      string      `json:"kind"`
-	Sender    string      `json:"sender"`
-	Text      string      `json:"text"`
-	Date      int64       `json:"date"`
-	Operator  *struct {
+	Chats    []*chatView `json:"chats"`
+	Queue    []*chatView `json:"queue"`
+	Chat     *chatView   `json:"chat"`
+	ChatID   int64       `json:"chat_id"`
+	Seq      int64       `json:"seq"`
+	Kind     string      `json:"kind"`
+	Sender   string      `json:"sender"`
+	Text     string      `json:"text"`
+	Date     int64       `json:"date"`
+	Operator *struct {
 		Name string `json:"name"`
 	} `json:"operator"`
 	File *struct {

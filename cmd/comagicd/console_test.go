@@ -183,7 +183,9 @@ func TestOperatorConsole(t *testing.T) {
 	vws.Send(t, map[string]any{"type": "typing", "text": "а ещё"})
 	out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d is typing: а ещё", chatID, v.VisitorID), 1)
 	typeLine("Добрый день! Доставка есть.")
-	ans := vws.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["sender"] == "operator" && m["kind"] == "message" }, "answer")
+	ans := vws.Wait(t, func(m map[string]any) bool {
+		return m["type"] == "event" && m["sender"] == "operator" && m["kind"] == "message"
+	}, "answer")
 	if ans["text"] != "Добрый день! Доставка есть." {
 		t.Fatalf("answer: %v", ans)
 	}
@@ -200,7 +202,9 @@ func TestOperatorConsole(t *testing.T) {
 	proxy.resume()
 	out.waitFor(t, "(reconnected)", 1)
 	out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d: пока вас не было", chatID, v.VisitorID), 1)
-	late := vws.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "ответ без связи" }, "answer typed offline")
+	late := vws.Wait(t, func(m map[string]any) bool {
+		return m["type"] == "event" && m["text"] == "ответ без связи"
+	}, "answer typed offline")
 	out.waitFor(t, fmt.Sprintf("[chat %d] Анна: ответ без связи", chatID), 1)
 	vws.Call(t, map[string]any{"type": "message", "uid": "u3", "text": "спасибо"})
 	o = out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d: спасибо", chatID, v.VisitorID), 1)
@@ -277,7 +281,9 @@ func TestOperatorConsoleLogin(t *testing.T) {
 	out := newConsoleOutput()
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- runConsole(cctx, []string{"-url", srv.URL + "/", "-login", "boris"}, env(op.Password, out)) }()
+	go func() {
+		done <- runConsole(cctx, []string{"-url", srv.URL + "/", "-login", "boris"}, env(op.Password, out))
+	}()
 	out.waitFor(t, "status: online", 1)
 	out.waitFor(t, "standard input ended", 1)
 	var status string
