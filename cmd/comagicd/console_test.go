@@ -172,8 +172,8 @@ func TestOperatorConsole(t *testing.T) {
 		t.Fatalf("visitor message: %v", r)
 	}
 	chatID := int64(r["chat_id"].(float64))
-	o := out.waitFor(t, fmt.Sprintf(">> assigned to you: chat %d, site %s, visitor %d", chatID, site, v.VisitorID), 1)
-	o = out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d: Здравствуйте!\\x1b[2J\\u202eесть доставка?\n    вторая строка", chatID, v.VisitorID), 1)
+	out.waitFor(t, fmt.Sprintf(">> assigned to you: chat %d, site %s, visitor %d", chatID, site, v.VisitorID), 1)
+	o := out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d: Здравствуйте!\\x1b[2J\\u202eесть доставка?\n    вторая строка", chatID, v.VisitorID), 1)
 	if strings.ContainsAny(o, "\x1b\u202e") {
 		t.Fatalf("control characters reached the output:\n%q", o)
 	}
