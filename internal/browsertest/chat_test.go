@@ -628,3 +628,36 @@ func TestChat_StrictCSP(t *testing.T) {
 	}
 	noExceptions(t, tab)
 }
+
+// A dropped websocket reconnects and resumes after the last event it saw:
+// what the operator said meanwhile shows once.
+func TestChat_ResumeAfterDrop(t *testing.T) {
+	env := startChatEnv(t, nil)
+	ows := env.operator(t, "kira", "Кира")
+	// The page's sockets are kept; while block is set, a connect fails.
+	wrap := `<script>window.sockets = []; window.urls = []; window.block = false;
+window.WebSocket = class extends WebSocket { constructor(u) { urls.push(u); super(block ? u.replace('/ws/chat/', '/ws/blocked/') : u); sockets.push(this); } };</script>`
+	tab := newTab(t)
+	tab.Go(env.pages.Page("/resume", embedPage(wrap+env.classic(), "")))
+	Wait[bool](tab, `!!document.querySelector('.cmgd-label__button') && Comagic.getOperatorStatus()`, boot)
+	Eval[bool](tab, `Comagic.openChatWindow(); true`)
+	Wait[bool](tab, `Comagic.UI.getWidget('consultant_chat').isVisible()`, boot)
+	tab.Run(chromedp.SendKeys(chromedp.CSS(`.cmgd-chat__text`), "До обрыва"+kb.Enter))
+	chatID := visitorSaid(t, ows, "До обрыва")
+	say(t, ows, chatID, "k1", "Первый ответ")
+	waitLog(t, tab, "visitor:До обрыва", "operator:Первый ответ")
+
+	Eval[bool](tab, `block = true; sockets[sockets.length - 1].close(); true`)
+	Wait[bool](tab, `urls.length >= 2 && sockets[sockets.length - 1].readyState === WebSocket.CLOSED`, boot)
+	say(t, ows, chatID, "k2", "Пока вас не было")
+	Eval[bool](tab, `block = false; true`)
+	waitLog(t, tab, "visitor:До обрыва", "operator:Первый ответ", "operator:Пока вас не было")
+	last := Wait[string](tab, `sockets[sockets.length - 1].readyState === WebSocket.OPEN && urls[urls.length - 1]`, boot)
+	if !strings.Contains(last, fmt.Sprintf("chat_id=%v&after=", chatID)) {
+		t.Errorf("reconnected to %s, want a resume of chat %v", last, chatID)
+	}
+	if len(resources(tab, "/poll")) != 0 {
+		t.Error("one failed reconnect switched to long polling")
+	}
+	noExceptions(t, tab)
+}
