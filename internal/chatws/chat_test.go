@@ -612,9 +612,9 @@ func TestTakeAndTransfer(t *testing.T) {
 	// Nobody is online: the chat waits in the queue, which both operators see.
 	queued := a.Wait(t, func(m map[string]any) bool {
 		c, _ := m["chat"].(map[string]any)
-		return m["type"] == "chat" && c != nil && num(c["id"]) == chatID && c["state"] == "queued"
-	}, "queued chat at Anna")
-	if c := queued["chat"].(map[string]any); c["last_text"] != "Есть кто-нибудь?" {
+		return m["type"] == "chat" && c != nil && num(c["id"]) == chatID && c["state"] == "queued" && c["last_text"] == "Есть кто-нибудь?"
+	}, "queued chat with its message at Anna")
+	if c := queued["chat"].(map[string]any); num(c["last_seq"]) == 0 {
 		t.Fatalf("queue item: %v", c)
 	}
 	// Anna takes it by hand; Boris cannot take it any more.
@@ -649,4 +649,47 @@ func TestTakeAndTransfer(t *testing.T) {
 		o, _ := m["operator"].(map[string]any)
 		return m["type"] == "state" && o != nil && o["name"] == "Борис"
 	}, "state shows Boris")
+}
+
+// TestOperatorSyncWhileWriting: an operator resyncing a chat while the
+// visitor keeps writing gets every event once, in order.
+func TestOperatorSyncWhileWriting(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	op := f.srv.CreateOperator(t, "lena", "Лена", []string{f.site})
+	ows := f.srv.DialOperator(t, op.Token)
+	online(t, ows)
+	v := f.srv.NewVisitor(t, f.site)
+	vws := f.srv.DialVisitor(t, v, nil)
+	vws.Wait(t, testenv.Type("state"), "state")
+	r := vws.Call(t, map[string]any{"type": "message", "uid": "w0", "text": "m0"})
+	chatID := num(r["chat_id"])
+	ows.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "m0" }, "m0")
+	ows.Conn.Close()
+
+	ows2 := f.srv.DialOperator(t, op.Token)
+	ows2.Wait(t, testenv.Type("hello"), "hello")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 15; i++ {
+			vws.Call(t, map[string]any{"type": "message", "uid": fmt.Sprint("w", i), "text": fmt.Sprint("m", i)})
+		}
+	}()
+	ows2.Call(t, map[string]any{"type": "sync", "chat_id": chatID, "after": 0})
+	<-done
+	ows2.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "m15" }, "m15")
+	var seqs []int64
+	for _, fr := range ows2.All() {
+		if fr["type"] == "event" && num(fr["chat_id"]) == chatID {
+			seqs = append(seqs, num(fr["seq"]))
+		}
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("operator events after the sync: %v (want consecutive, once each)", seqs)
+		}
+	}
+	if len(seqs) == 0 || seqs[0] != 1 {
+		t.Fatalf("sync from 0 did not start at seq 1: %v", seqs)
+	}
 }

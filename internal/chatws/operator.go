@@ -11,6 +11,12 @@ import (
 	"github.com/comagicd/comagicd/internal/comagic"
 )
 
+// pendingReply is a reply held until the events of its chat are sent.
+type pendingReply struct {
+	chat  int64
+	frame any
+}
+
 // operatorSession is what an operator's connection follows: the chats they
 // hold (with the last seq sent) and the queue of their sites.
 type operatorSession struct {
@@ -22,6 +28,10 @@ type operatorSession struct {
 	// changed are chats to look at on the next sync.
 	changed map[int64]bool
 	hello   bool
+	// replies to sync commands are sent by the writer after the events
+	// they asked for.
+	replies []pendingReply
+	poke    func()
 }
 
 func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
@@ -102,6 +112,7 @@ func (os *operatorSession) sync(ctx context.Context) ([]any, error) {
 		c := it.Chat
 		os.mu.Lock()
 		seq, held := os.held[id]
+		from := seq
 		mine := c.EmployeeID == os.e.ID && c.Open()
 		if mine && !held {
 			seq, held = 0, true
@@ -124,14 +135,29 @@ func (os *operatorSession) sync(ctx context.Context) ([]any, error) {
 				seq = ev.Seq
 			}
 			os.mu.Lock()
-			if mine {
-				os.held[id] = seq
-			} else {
-				delete(os.held, id)
+			// A sync command may have moved the mark meanwhile: then the next
+			// round starts from there.
+			if cur, ok := os.held[id]; ok && cur == from {
+				if mine {
+					os.held[id] = seq
+				} else {
+					delete(os.held, id)
+				}
 			}
 			os.mu.Unlock()
 		}
 	}
+	os.mu.Lock()
+	kept := os.replies[:0]
+	for _, r := range os.replies {
+		if os.changed[r.chat] {
+			kept = append(kept, r) // its events come in the next round
+		} else {
+			frames = append(frames, r.frame)
+		}
+	}
+	os.replies = kept
+	os.mu.Unlock()
 	return frames, nil
 }
 
@@ -192,6 +218,24 @@ func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any
 			}
 		}
 	case "sync":
+		if _, err = svc.Item(ctx, e, f.ChatID); err != nil {
+			break
+		}
+		if f.After < 0 {
+			f.After = 0
+		}
+		os.mu.Lock()
+		if _, held := os.held[f.ChatID]; held {
+			// A chat the writer follows: it sends the events after f.After,
+			// then the reply, so nothing comes twice or out of order.
+			os.held[f.ChatID] = f.After
+			os.changed[f.ChatID] = true
+			os.replies = append(os.replies, pendingReply{f.ChatID, reply(f.ID, map[string]any{}, nil)})
+			os.mu.Unlock()
+			os.poke()
+			return nil
+		}
+		os.mu.Unlock()
 		var events []*chat.Event
 		if events, err = svc.OperatorEvents(ctx, e, f.ChatID, f.After, 1000); err == nil {
 			for _, ev := range events {
@@ -236,7 +280,7 @@ func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeI
 	s.count(1)
 	defer s.count(-1)
 	c := newConn(ws, s.logger)
-	os := &operatorSession{s: s, e: e, held: map[int64]int64{}, changed: map[int64]bool{}, hello: true}
+	os := &operatorSession{s: s, e: e, held: map[int64]int64{}, changed: map[int64]bool{}, hello: true, poke: c.poke}
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	wake := func(p []byte) { os.onWake(p, c.send, c.poke) }
