@@ -624,7 +624,9 @@ func TestTakeAndTransfer(t *testing.T) {
 	if tr := b.Call(t, map[string]any{"type": "take", "chat_id": chatID}); tr["ok"] != false {
 		t.Fatalf("second take: %v", tr)
 	}
-	a.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Есть кто-нибудь?" }, "history of the taken chat")
+	a.Wait(t, func(m map[string]any) bool {
+		return m["type"] == "event" && m["text"] == "Есть кто-нибудь?"
+	}, "history of the taken chat")
 	a.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "a1", "text": "Здравствуйте, я Анна"})
 
 	// Transfer to Boris: the visitor sees Anna leave and Boris join; Boris gets
@@ -637,11 +639,15 @@ func TestTakeAndTransfer(t *testing.T) {
 		o, _ := m["operator"].(map[string]any)
 		return m["type"] == "event" && m["kind"] == "join" && o != nil && o["name"] == "Борис"
 	}, "Boris joins")
-	b.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Здравствуйте, я Анна" }, "earlier messages at Boris")
+	b.Wait(t, func(m map[string]any) bool {
+		return m["type"] == "event" && m["text"] == "Здравствуйте, я Анна"
+	}, "earlier messages at Boris")
 	if rr := b.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "b1", "text": "Теперь с вами Борис"}); rr["ok"] != true {
 		t.Fatalf("Boris writes: %v", rr)
 	}
-	vws.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "Теперь с вами Борис" }, "Boris's message")
+	vws.Wait(t, func(m map[string]any) bool {
+		return m["type"] == "event" && m["text"] == "Теперь с вами Борис"
+	}, "Boris's message")
 	if rr := a.Call(t, map[string]any{"type": "message", "chat_id": chatID, "uid": "a2", "text": "ещё я"}); rr["ok"] != false {
 		t.Fatalf("Anna still writes after the transfer: %v", rr)
 	}
