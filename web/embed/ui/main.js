@@ -38,10 +38,11 @@ export function consts(base, mask) {
       MAX_LENGTH: 2000, HISTORY_PAGE_SIZE: 20, OPERATOR: 'Оператор', VISITOR: 'Посетитель', SYSTEM: 'Система',
       email: { sender: 'bot', text: 'Оставьте e-mail, и мы пришлём вам копию переписки', buttonText: 'Отправить', feedbackText: 'Спасибо! Копия переписки придёт на ваш e-mail' },
     },
+    // The retention bot message: its text and its button (vendor templates read both).
     RETENTION_BUTTONS_SETTINGS: {
-      offline_message: { text: 'Оставить заявку' },
-      sitephone: { text: 'Заказать звонок' },
-      chat: { text: 'Выбрать другой отдел' },
+      offline_message: { text: 'Операторы пока заняты. Оставьте заявку, и мы ответим вам.', buttonText: 'Оставить заявку' },
+      sitephone: { text: 'Операторы пока заняты. Закажите звонок, и мы перезвоним вам.', buttonText: 'Заказать звонок' },
+      chat: { text: 'Операторы этого отдела пока заняты. Выберите другой отдел.', buttonText: 'Выбрать другой отдел' },
     },
     SUPPORTED_FILE_TYPES: ['jpg', 'jpeg', 'png', 'gif', 'pdf', 'doc', 'docx', 'xls', 'xlsx', 'txt', 'zip'],
     WELCOME_CHAT_TEXT: 'Здравствуйте! Чем мы можем помочь?',

@@ -297,7 +297,7 @@
       const way = a.alternate_communication_way;
       const b = C.RETENTION_BUTTONS_SETTINGS[way];
       if (!b) return;
-      const w = bot('text', { text: 'Операторы пока заняты. Вы можете связаться с нами иначе.', button: b.text });
+      const w = bot('text', { text: b.text, button: b.buttonText });
       w.refs.action.addEventListener('click', () => chat.closeChat(() => {
         if (way === 'sitephone') window.Comagic.openSitePhonePanel();
         else if (way === 'offline_message') form.open();
