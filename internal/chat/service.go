@@ -47,6 +47,7 @@ type Store interface {
 	SessionStats(ctx context.Context, siteID, sessionID int64) (SessionStats, error)
 	AddFile(ctx context.Context, chatID int64, sender, name, contentType string, size int64, storageKey string) (int64, error)
 	ChatFile(ctx context.Context, id int64) (chatID int64, name, contentType, storageKey string, err error)
+	GroupOfAccount(ctx context.Context, accountID, groupID int64) (bool, error)
 	TouchEmployee(ctx context.Context, id int64, at time.Time) error
 	StaleOnline(ctx context.Context, before time.Time) ([]int64, error)
 }
@@ -282,6 +283,14 @@ func (s *Service) Start(ctx context.Context, v Visitor, groupID int64) (*Chat, e
 	if groupID != 0 {
 		if err := checkGroup(site, groupID); err != nil {
 			return nil, err
+		}
+		ok, err := s.store.GroupOfAccount(ctx, site.AccountID, groupID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &comagic.Error{Code: comagic.EINVALID, Field: "group_id",
+				Message: "group_id is offered by the site's settings but no such group of operators exists (comagicd admin group create)"}
 		}
 	}
 	c, events, created, err := s.store.Start(ctx, &Chat{SiteID: v.SiteID, VisitorID: v.VisitorID, SessionID: v.SessionID, GroupID: groupID, State: StateQueued},

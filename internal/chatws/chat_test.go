@@ -699,3 +699,38 @@ func TestOperatorSyncWhileWriting(t *testing.T) {
 		t.Fatalf("sync from 0 did not start at seq 1: %v", seqs)
 	}
 }
+
+// TestGroups: a chat for a group goes to that group's operator; groups the
+// site does not offer, or that do not exist, are refused naming group_id.
+func TestGroups(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	var account string
+	if err := f.srv.DB.QueryRow(t.Context(), `SELECT a.name FROM accounts a JOIN sites s ON s.account_id = a.id WHERE s.site_key = $1`, f.site).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	sales, err := f.srv.App.Employees.CreateGroup(t.Context(), account, "Продажи")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := strings.Replace(chatSettings, `"allowed_groups": null`, fmt.Sprintf(`"allowed_groups": [{"id": %d, "name": "Продажи"}, {"id": 999999, "name": "Нет такой"}]`, sales.ID), 1)
+	f.srv.SetWidgetSettings(t, f.site, "consultant", "desktop", settings)
+	other := f.srv.CreateOperator(t, "pavel", "Павел", []string{f.site})
+	seller := f.srv.CreateOperator(t, "sveta", "Света", []string{f.site}, "Продажи")
+	for _, op := range []*testenv.Operator{other, seller} {
+		online(t, f.srv.DialOperator(t, op.Token))
+	}
+	v := f.srv.NewVisitor(t, f.site)
+	ws := f.srv.DialVisitor(t, v, nil)
+	ws.Wait(t, testenv.Type("state"), "state")
+	for _, bad := range []int64{12345, 999999} {
+		r := ws.Call(t, map[string]any{"type": "message", "uid": fmt.Sprint("g", bad), "text": "вопрос", "group_id": bad})
+		if e, _ := r["error"].(map[string]any); r["ok"] != false || e["field"] != "group_id" || e["code"] != "invalid" {
+			t.Fatalf("group %d: %v", bad, r)
+		}
+	}
+	ws.Call(t, map[string]any{"type": "message", "uid": "g1", "text": "вопрос о цене", "group_id": sales.ID})
+	j := ws.Wait(t, testenv.Event("join"), "join")
+	if o, _ := j["operator"].(map[string]any); o["name"] != "Света" {
+		t.Fatalf("the group's chat went to %v", j["operator"])
+	}
+}

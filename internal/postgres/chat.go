@@ -847,3 +847,12 @@ func (s *Chats) RemoveAutoInviteRule(ctx context.Context, siteID, id int64) erro
 	}
 	return nil
 }
+
+// GroupOfAccount reports whether the group exists in the account.
+func (s *Chats) GroupOfAccount(ctx context.Context, accountID, groupID int64) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM employee_groups WHERE id = $1 AND account_id = $2)`, groupID, accountID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("postgres: group of account: %w", err)
+	}
+	return ok, nil
+}
