@@ -165,36 +165,30 @@ func (a *App) Run(ctx context.Context) error {
 
 // purge deletes expired idempotency keys now and then until ctx ends.
 func (a *App) purge(ctx context.Context) error {
-	t := time.NewTicker(purgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if n, err := a.Store.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-				a.logger.Warn("purge idempotency keys", "err", err)
-			} else if n > 0 {
-				a.logger.Debug("purged idempotency keys", "n", n)
-			}
-		}
-	}
+	return a.every(ctx, purgeInterval, "idempotency keys", a.Store.PurgeIdempotencyKeys)
 }
 
 // purgeTokens deletes operator tokens that expired or were revoked more than
 // a day ago, now and then until ctx ends.
 func (a *App) purgeTokens(ctx context.Context) error {
-	t := time.NewTicker(purgeInterval)
+	return a.every(ctx, purgeInterval, "operator tokens", func(ctx context.Context) (int64, error) {
+		return a.Employees.DeleteTokens(ctx, time.Now().Add(-24*time.Hour))
+	})
+}
+
+// every runs purge each interval until ctx ends, logging what it deleted.
+func (a *App) every(ctx context.Context, interval time.Duration, what string, purge func(context.Context) (int64, error)) error {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if n, err := a.Employees.DeleteTokens(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-				a.logger.Warn("purge operator tokens", "err", err)
+			if n, err := purge(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("purge failed", "what", what, "err", err)
 			} else if n > 0 {
-				a.logger.Debug("purged operator tokens", "n", n)
+				a.logger.Debug("purged", "what", what, "n", n)
 			}
 		}
 	}
