@@ -995,13 +995,15 @@ func (c *console) command(line string) bool {
 		c.mu.Lock()
 		c.wanted = fields[1]
 		c.mu.Unlock()
-		c.send(map[string]any{"type": "status", "status": fields[1]}, func(r *inFrame) {
+		if !c.send(map[string]any{"type": "status", "status": fields[1]}, func(r *inFrame) {
 			if r.OK {
 				c.out.printf("status: %s", clean(r.Status))
 				return
 			}
 			c.failed("status")(r)
-		})
+		}) {
+			c.out.printf("(not connected: the status is set after reconnecting)")
+		}
 	default:
 		c.out.printf("! unknown command %s; /help lists them", clean(fields[0]))
 	}

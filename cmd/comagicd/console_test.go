@@ -234,6 +234,33 @@ func TestOperatorConsole(t *testing.T) {
 	typeLine("ничего")
 	out.waitFor(t, "! no current chat", 1)
 
+	// Away, a new chat waits in the queue; /take takes it and the answer goes there.
+	typeLine("/status away")
+	out.waitFor(t, "status: away", 1)
+	v2 := srv.NewVisitor(t, site)
+	v2ws := srv.DialVisitor(t, v2, nil)
+	r2 := v2ws.Call(t, map[string]any{"type": "message", "uid": "w1", "text": "есть кто?"})
+	chat2 := int64(r2["chat_id"].(float64))
+	out.waitFor(t, fmt.Sprintf("waiting: chat %d, site %s, visitor %d", chat2, site, v2.VisitorID), 1)
+	typeLine(fmt.Sprintf("/take %d", chat2))
+	out.waitFor(t, fmt.Sprintf(">> assigned to you: chat %d", chat2), 1)
+	out.waitFor(t, fmt.Sprintf("[chat %d] visitor %d: есть кто?", chat2, v2.VisitorID), 1)
+	typeLine("да, слушаю")
+	v2ws.Wait(t, func(m map[string]any) bool { return m["type"] == "event" && m["text"] == "да, слушаю" }, "answer to the taken chat")
+	typeLine(fmt.Sprintf("/take %d", chatID)) // closed: refused, and said so
+	out.waitFor(t, fmt.Sprintf("! take chat %d: the chat is not waiting (conflict)", chatID), 1)
+
+	// /invite by site key: a third visitor gets the invitation.
+	v3 := srv.NewVisitor(t, site)
+	v3ws := srv.DialVisitor(t, v3, nil)
+	v3ws.Wait(t, testenv.Type("state"), "state")
+	typeLine(fmt.Sprintf("/invite %s %d Чем помочь?", site, v3.VisitorID))
+	inv := v3ws.Wait(t, testenv.Event("invite"), "invitation")
+	if inv["text"] != "Чем помочь?" {
+		t.Fatalf("invitation: %v", inv)
+	}
+	out.waitFor(t, "invitation sent: chat", 1)
+
 	// /quit logs out: the console's token is revoked; only the test's login stays.
 	typeLine("/quit")
 	select {
