@@ -734,3 +734,27 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("the group's chat went to %v", j["operator"])
 	}
 }
+
+// TestFilesOff: a site whose chat settings turn file transfer off refuses
+// visitor files with 403.
+func TestFilesOff(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	f.srv.SetWidgetSettings(t, f.site, "consultant", "desktop", strings.Replace(chatSettings, `"is_file_transfer": true`, `"is_file_transfer": false`, 1))
+	v := f.srv.NewVisitor(t, f.site)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, val := range map[string]string{"visitor_id": fmt.Sprint(v.VisitorID), "session_id": fmt.Sprint(v.SessionID), "key": v.Key} {
+		_ = mw.WriteField(k, val)
+	}
+	fw, _ := mw.CreateFormFile("file", "a.txt")
+	_, _ = fw.Write([]byte("text"))
+	_ = mw.Close()
+	resp, err := http.Post(f.srv.URL+"/api/chat/"+f.site+"/files", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("upload with files off: %d", resp.StatusCode)
+	}
+}

@@ -248,7 +248,7 @@ func (h *Handler) visitorFile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if max <= 0 {
+	if max <= 0 || !chat.SettingsOf(site).FileTransfer {
 		h.fail(w, r, comagic.Errorf(comagic.EFORBIDDEN, "files are off on this site"))
 		return
 	}
