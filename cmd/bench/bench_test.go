@@ -21,7 +21,15 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.databaseURL != "postgres://b@h/db" || o.duration != 5*time.Second || o.concurrency != 64 || o.warmup != time.Second {
 		t.Errorf("defaults %+v %v", o, err)
 	}
-	for _, args := range [][]string{{"-only", "nope"}, {"-c", "0"}, {"extra"}} {
+	if o.wsIdle != 19000 || o.chatRate != 2000 || o.chatVisitors != 200 {
+		t.Errorf("chat defaults %+v", o)
+	}
+	if o, err := parseFlags([]string{"-only", "ws-idle,chat-latency", "-ws-idle", "100", "-chat-rate", "300", "-chat-visitors", "20"}, env(nil), &strings.Builder{}); err != nil ||
+		o.wsIdle != 100 || o.chatRate != 300 || o.chatVisitors != 20 || strings.Join(o.only, ",") != "ws-idle,chat-latency" {
+		t.Errorf("chat flags %+v %v", o, err)
+	}
+	for _, args := range [][]string{{"-only", "nope"}, {"-c", "0"}, {"extra"}, {"-ws-idle", "0"}, {"-chat-rate", "0"},
+		{"-chat-rate", "2000", "-chat-visitors", "100"}} {
 		if _, err := parseFlags(args, env(nil), &strings.Builder{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}
@@ -79,5 +87,52 @@ func TestEvaluate(t *testing.T) {
 	}
 	if s := tg.String(); s != "≥15000/s p99<25ms ≥0.25×bare" {
 		t.Errorf("target %q", s)
+	}
+}
+
+func TestEvaluateSockets(t *testing.T) {
+	tg := &target{MinHeld: 19000, MaxKiB: 20}
+	rep := &report{Scenarios: []*result{
+		{Name: "bare", RPS: 40000},
+		{Name: "held", Held: 19000, KiBPerSocket: 17.5, RPS: 900, target: tg, noRatio: true},
+		{Name: "fat", Held: 19000, KiBPerSocket: 36, target: tg},
+		{Name: "few", Held: 12000, KiBPerSocket: 10, target: tg},
+		{Name: "none", target: tg},
+	}}
+	rep.evaluate()
+	var got []string
+	for _, r := range rep.Scenarios {
+		got = append(got, r.Verdict)
+	}
+	if want := "-|PASS|MISS(KiB)|MISS(held)|MISS(held,KiB)"; strings.Join(got, "|") != want {
+		t.Errorf("verdicts %v, want %s", got, want)
+	}
+	if rep.Scenarios[1].Ratio != 0 {
+		t.Errorf("a socket scenario got a ratio to bare: %v", rep.Scenarios[1].Ratio)
+	}
+	if s := tg.String(); s != "≥19000 held ≤20KiB/socket" {
+		t.Errorf("target %q", s)
+	}
+}
+
+func TestChatOperators(t *testing.T) {
+	for _, c := range []struct{ k, ops, maxChats int }{{200, 4, 50}, {1, 4, 1}, {450, 5, 90}, {1000, 10, 100}} {
+		if ops, m := chatOperators(c.k); ops != c.ops || m != c.maxChats || ops*m < c.k || m > 100 {
+			t.Errorf("chatOperators(%d) = %d, %d; want %d, %d", c.k, ops, m, c.ops, c.maxChats)
+		}
+	}
+}
+
+func TestReadRSS(t *testing.T) {
+	before, err := settledMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.rss <= 0 || before.heap <= 0 || before.stacks <= 0 {
+		t.Fatalf("memory %+v", before)
+	}
+	n, err := openFiles()
+	if err != nil || n < 3 {
+		t.Fatalf("open files %d %v", n, err)
 	}
 }

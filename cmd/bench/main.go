@@ -24,6 +24,10 @@ import (
 	"time"
 )
 
+// maxVisitorRate is the most messages per second one chat-latency visitor
+// sends (the server allows 20 frames/s per socket).
+const maxVisitorRate = 15
+
 // options are the command-line settings of one benchmark run.
 type options struct {
 	duration    time.Duration
@@ -33,10 +37,23 @@ type options struct {
 	jsonPath    string
 	cpuProfile  string
 	databaseURL string
+	// wsIdle is how many idle visitor sockets the ws-idle scenario opens.
+	wsIdle int
+	// chatRate is the chat-latency scenario's visitor messages per second in
+	// total, spread over chatVisitors visitors.
+	chatRate     float64
+	chatVisitors int
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == wsClientArg {
+		os.Exit(wsClientMain(os.Stdin, os.Stdout))
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The ws-idle scenario holds thousands of sockets.
+	if _, err := raiseFileLimit(); err != nil {
+		logger.Warn("bench: raise the open-file limit", "err", err)
+	}
 	opts, err := parseFlags(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -70,6 +87,9 @@ func parseFlags(args []string, getenv func(string) string, output io.Writer) (op
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (client and server) to this file")
+	fs.IntVar(&o.wsIdle, "ws-idle", 19000, "idle visitor websockets the ws-idle scenario opens (from a child process)")
+	fs.Float64Var(&o.chatRate, "chat-rate", 2000, "visitor messages per second, in total, of the chat-latency scenario")
+	fs.IntVar(&o.chatVisitors, "chat-visitors", 200, "visitors in chats sending the chat-latency scenario's messages")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -78,6 +98,13 @@ func parseFlags(args []string, getenv func(string) string, output io.Writer) (op
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.concurrency <= 0 {
 		return o, errors.New("-d and -c must be positive and -warmup not negative")
+	}
+	if o.wsIdle <= 0 || o.chatVisitors <= 0 || o.chatVisitors > 10000 || !(o.chatRate > 0) {
+		return o, errors.New("-ws-idle, -chat-rate and -chat-visitors must be positive (-chat-visitors at most 10000)")
+	}
+	// Each visitor socket may send 20 frames/s sustained; stay well under it.
+	if o.chatRate/float64(o.chatVisitors) > maxVisitorRate {
+		return o, fmt.Errorf("-chat-rate %.0f over %d visitors is more than %d messages/s per socket: raise -chat-visitors", o.chatRate, o.chatVisitors, maxVisitorRate)
 	}
 	if only != "" {
 		known := scenarioNames()

@@ -34,7 +34,7 @@ func (rep *report) evaluate() {
 		}
 	}
 	for _, r := range rep.Scenarios {
-		if bare > 0 {
+		if bare > 0 && !r.noRatio {
 			r.Ratio = r.RPS / bare
 		}
 		t := r.target
@@ -52,6 +52,12 @@ func (rep *report) evaluate() {
 			}
 			if t.MinRatio > 0 && bare > 0 && r.Ratio < t.MinRatio {
 				r.Misses = append(r.Misses, "ratio")
+			}
+			if t.MinHeld > 0 && r.Held < t.MinHeld {
+				r.Misses = append(r.Misses, "held")
+			}
+			if t.MaxKiB > 0 && (r.Held == 0 || r.KiBPerSocket > t.MaxKiB) {
+				r.Misses = append(r.Misses, "KiB")
 			}
 			r.Verdict = "PASS"
 			if len(r.Misses) > 0 {
@@ -89,7 +95,11 @@ func (rep *report) print(out io.Writer) {
 		if r.Batches > 0 {
 			perTx = fmt.Sprintf("%.1f", float64(r.Successes+r.Setups)/float64(r.Batches))
 		}
-		if n := r.Successes + r.Setups; n > 0 && r.Name != "bare" {
+		n := r.Successes + r.Setups
+		if r.units > 0 {
+			n = r.units
+		}
+		if n > 0 && r.Name != "bare" {
 			poolWait = fmt.Sprintf("%.2f", r.PoolWaitMs/float64(n))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%.0f\t %s\t %s\t\n",
@@ -97,6 +107,17 @@ func (rep *report) print(out io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "req/tx: writes per group-commit transaction; poolwait: ms/request waiting for a DB connection; cpu µs: this process (client+server) per request")
+	for _, r := range rep.Scenarios {
+		switch r.Name {
+		case "ws-idle":
+			fmt.Fprintln(out, "ws-idle: requests = sockets held, req/s = connects/s, p50/p99 = connect to first state frame; cpu µs and poolwait per socket (server process only)")
+		case "chat-latency":
+			fmt.Fprintln(out, "chat-latency: requests = measured messages, req/s = achieved msg/s, p50/p99 = visitor send to the operator's event; cpu µs and poolwait per message")
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(out, "  %s: %s\n", r.Name, n)
+		}
+	}
 	for _, r := range rep.Scenarios {
 		for _, s := range r.ErrorSamples {
 			fmt.Fprintf(out, "  %s error: %s\n", r.Name, s)
@@ -108,7 +129,14 @@ func (rep *report) print(out io.Writer) {
 		if !d.OK {
 			mark = "MISMATCH"
 		}
-		parts = append(parts, fmt.Sprintf("%s %d/%d %s", d.Table, d.Rows, d.Expected, mark))
+		name := d.Table
+		if d.Label != "" {
+			name = d.Label
+		}
+		if d.Unanswered > 0 {
+			mark = fmt.Sprintf("(+≤%d unanswered) %s", d.Unanswered, mark)
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d %s", name, d.Rows, d.Expected, mark))
 	}
 	fmt.Fprintf(out, "durability (rows/acknowledged): %s\n", strings.Join(parts, ", "))
 	core := "PASS"

@@ -51,8 +51,22 @@ type result struct {
 	Target  string   `json:"target"`
 	Verdict string   `json:"verdict"`
 	Misses  []string `json:"misses,omitempty"`
+	// Held and KiBPerSocket are the ws-idle scenario's sockets held by the
+	// server and the server's resident memory per socket.
+	Held         int64   `json:"held,omitempty"`
+	KiBPerSocket float64 `json:"kib_per_socket,omitempty"`
+	// Notes explain a scenario's figures beyond the table.
+	Notes []string `json:"notes,omitempty"`
 
 	target *target
+	// units is what poolwait is divided by when it is not successes and
+	// setups (the websocket scenarios: sockets, messages).
+	units int64
+	// noRatio leaves out the ratio to bare (not requests per second).
+	noRatio bool
+	// unanswered are writes sent that got no answer (counted as errors):
+	// they may or may not have been committed.
+	unanswered int64
 }
 
 // worker is one client loop and what it observed.
@@ -70,6 +84,13 @@ type worker struct {
 // runScenario sets up the workers, runs them through warm-up and measurement
 // and summarises what they saw.
 func (e *env) runScenario(parent context.Context, sc scenario, opts options) (*result, error) {
+	if sc.run != nil {
+		res, err := sc.run(e, parent, sc, opts)
+		if res != nil {
+			res.noRatio = true
+		}
+		return res, err
+	}
 	ctx, cancel := context.WithTimeout(parent, hangLimit+opts.warmup+opts.duration)
 	defer cancel()
 	batchesBefore, err := e.batches()

@@ -19,6 +19,8 @@ type target struct {
 	MinRPS   float64       // at least this many requests per second
 	MaxP99   time.Duration // 99th percentile latency below this
 	MinRatio float64       // at least this fraction of the bare handler's req/s
+	MinHeld  int64         // at least this many sockets held at once
+	MaxKiB   float64       // at most this much resident memory per socket, KiB
 }
 
 // String renders the target compactly, e.g. "≥15000/s p99<25ms ≥0.25×bare".
@@ -35,6 +37,12 @@ func (t *target) String() string {
 	}
 	if t.MinRatio > 0 {
 		parts = append(parts, fmt.Sprintf("≥%.2f×bare", t.MinRatio))
+	}
+	if t.MinHeld > 0 {
+		parts = append(parts, fmt.Sprintf("≥%d held", t.MinHeld))
+	}
+	if t.MaxKiB > 0 {
+		parts = append(parts, fmt.Sprintf("≤%gKiB/socket", t.MaxKiB))
 	}
 	return strings.Join(parts, " ")
 }
@@ -64,6 +72,9 @@ type scenario struct {
 	prepare func(e *env, c *creds, worker, workers int) requestFunc
 	// check vets a 200 answer's body beyond "success":true; may be nil.
 	check func(body []byte) error
+	// run, when set, is the whole scenario instead of request workers
+	// (the websocket scenarios).
+	run func(e *env, ctx context.Context, sc scenario, opts options) (*result, error)
 }
 
 // bootstrapBody is the page view of every bootstrap request.
@@ -75,6 +86,8 @@ func scenarios() []scenario {
 	bootstrapTarget := &target{MinRPS: 15000, MaxP99: 25 * time.Millisecond, MinRatio: 0.25}
 	writeTarget := &target{MinRPS: 20000}
 	offlineTarget := &target{MinRPS: 5000, MaxP99: 30 * time.Millisecond}
+	idleTarget := &target{MinHeld: 19000, MaxKiB: 20}
+	chatTarget := &target{MinRPS: 2000, MaxP99: 20 * time.Millisecond}
 	return []scenario{
 		{name: "bare", prepare: func(e *env, _ *creds, _, _ int) requestFunc {
 			return getRequest(e.bareURL)
@@ -122,6 +135,10 @@ func scenarios() []scenario {
 				"text": {"benchmark message"}, "is_sale": {"true"}, "sale_cost": {"100"}}
 			return postRequest(e.baseURL+"/api/add_offline_message/", "application/x-www-form-urlencoded", []byte(form.Encode()))
 		}},
+		// The websocket scenarios run last: ws-idle's sockets are closed before
+		// chat-latency's operators go online.
+		{name: "ws-idle", target: idleTarget, run: (*env).runWSIdle},
+		{name: "chat-latency", target: chatTarget, run: (*env).runChatLatency},
 	}
 }
 
