@@ -613,8 +613,11 @@ func (e *env) runChatLatency(ctx context.Context, sc scenario, opts options) (re
 		res.CPUus = float64(cpuAfter-cpuBefore) / float64(time.Microsecond) / float64(ran)
 	}
 
-	run.mu.Lock()
-	defer run.mu.Unlock()
+	// With the sockets closed no frame arrives any more: run is settled.
+	for _, p := range peers {
+		p.close()
+	}
+	peers = nil
 	if lost := len(run.pending); lost > 0 {
 		run.errors.Add(int64(lost))
 		res.addSample(fmt.Sprintf("%d messages never reached an operator (waited %s after the last send)", lost, drainWait))

@@ -79,7 +79,7 @@ func startEnv(ctx context.Context, opts options, logger *slog.Logger) (_ *env, e
 	}
 	e.cleanups = append(e.cleanups, func() error { return os.RemoveAll(filesDir) })
 	cfg := config.Config{DatabaseURL: dbURL, ListenAddr: ln.Addr().String(), BaseURL: e.baseURL + "/", Secret: benchSecret, RateLimit: 0,
-		FilesDir: filesDir}
+		FilesDir: filesDir, PubSubURL: opts.pubsubURL}
 	a, err := app.New(ctx, cfg, serverLog, e.assets)
 	if err != nil {
 		ln.Close()

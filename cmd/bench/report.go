@@ -15,6 +15,8 @@ const coreBudget = 15 << 10
 
 // report is everything one run found; it is also the -json output.
 type report struct {
+	// Hub is the server's hub engine: postgres or the pub/sub URL.
+	Hub         string       `json:"hub"`
 	Duration    string       `json:"duration"`
 	Concurrency int          `json:"concurrency"`
 	Scenarios   []*result    `json:"scenarios"`
@@ -84,7 +86,7 @@ func (rep *report) ok() bool {
 
 // print writes the human-readable report.
 func (rep *report) print(out io.Writer) {
-	fmt.Fprintf(out, "comagicd bench: -d %s -c %d (loopback, server in-process)\n", rep.Duration, rep.Concurrency)
+	fmt.Fprintf(out, "comagicd bench: -d %s -c %d (loopback, server in-process, hub %s)\n", rep.Duration, rep.Concurrency, rep.Hub)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\trequests\treq/s\tp50 ms\tp99 ms\terrors\t×bare\treq/tx\tpoolwait\tcpu µs\t target\t verdict\t")
 	for _, r := range rep.Scenarios {
