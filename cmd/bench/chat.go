@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,11 @@ func (e *env) runWSIdle(ctx context.Context, sc scenario, opts options) (*result
 	if err != nil {
 		return nil, err
 	}
+	if opts.memProfile != "" {
+		if err := writeHeapProfile(opts.memProfile); err != nil {
+			return nil, err
+		}
+	}
 	held = min(held, int64(e.app.ChatServer.Connections()-baseConns))
 	goroutines := runtime.NumGoroutine() - goroutinesBefore
 	runtime.KeepAlive(visitors)
@@ -206,6 +212,22 @@ func settledMemory() (memory, error) {
 	runtime.ReadMemStats(&ms)
 	rss, err := readRSS()
 	return memory{rss: rss, heap: int64(ms.HeapInuse) / 1024, stacks: int64(ms.StackInuse) / 1024}, err
+}
+
+// writeHeapProfile writes the live heap's profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	return nil
 }
 
 // readRSS returns VmRSS of this process from /proc/self/status, in KiB.

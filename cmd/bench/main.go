@@ -43,6 +43,9 @@ type options struct {
 	// total, spread over chatVisitors visitors.
 	chatRate     float64
 	chatVisitors int
+	// memProfile, when set, receives a heap profile taken while the ws-idle
+	// sockets are held.
+	memProfile string
 	// pubsubURL selects the server's hub engine (COMAGICD_PUBSUB_URL); ""
 	// is PostgreSQL LISTEN/NOTIFY.
 	pubsubURL string
@@ -93,6 +96,7 @@ func parseFlags(args []string, getenv func(string) string, output io.Writer) (op
 	fs.IntVar(&o.wsIdle, "ws-idle", 19000, "idle visitor websockets the ws-idle scenario opens (from a child process)")
 	fs.Float64Var(&o.chatRate, "chat-rate", 2000, "visitor messages per second, in total, of the chat-latency scenario")
 	fs.IntVar(&o.chatVisitors, "chat-visitors", 200, "visitors in chats sending the chat-latency scenario's messages")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of the process to this file while the ws-idle sockets are held")
 	fs.StringVar(&o.pubsubURL, "pubsub", "", "the server's hub engine, as COMAGICD_PUBSUB_URL (e.g. nats://127.0.0.1:4222); default PostgreSQL LISTEN/NOTIFY")
 	if err := fs.Parse(args); err != nil {
 		return o, err
