@@ -1,8 +1,11 @@
 // Command bench is the load generator behind `make bench`: it starts the real
 // comagicd server in-process on a fresh PostgreSQL database, drives the tracking
-// and lead endpoints over loopback HTTP next to a bare net/http baseline, prints
-// throughput and latency against the performance targets of DESIGN.md §6 and
-// verifies that every acknowledged write is committed.
+// and lead endpoints over loopback HTTP next to a bare net/http baseline,
+// holds idle visitor websockets (from a child process of itself, so that the
+// server process holds only the server side) and times chat messages from
+// visitors to operators, prints throughput, latency and memory against the
+// performance targets of DESIGN.md §6 and verifies that every acknowledged
+// write is committed.
 //
 // The process exits non-zero when a request fails or a durability check does not
 // add up; a missed performance target is reported but is not a failure.
