@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,17 @@ type Engine struct {
 	connString string
 	logger     *slog.Logger
 	ready      atomic.Bool
+
+	// Publications made while one is on its way go out together in the next
+	// statement: one transaction (one NOTIFY queue lock) for many wake-ups.
+	mu       sync.Mutex
+	pending  []publication
+	flushing bool
+}
+
+type publication struct {
+	msg  string
+	done chan error
 }
 
 // New returns an engine that publishes through pool and listens with a
@@ -51,10 +63,52 @@ func (e *Engine) Publish(ctx context.Context, topic string, payload []byte) erro
 	if strings.IndexByte(topic, ' ') >= 0 {
 		return fmt.Errorf("pgengine: topic %q contains a space", topic)
 	}
-	if _, err := e.pool.Exec(ctx, `SELECT pg_notify('`+Channel+`', $1)`, topic+" "+string(payload)); err != nil {
-		return fmt.Errorf("pgengine: notify: %w", err)
+	p := publication{msg: topic + " " + string(payload), done: make(chan error, 1)}
+	e.mu.Lock()
+	e.pending = append(e.pending, p)
+	if !e.flushing {
+		e.flushing = true
+		go e.flush()
 	}
-	return nil
+	e.mu.Unlock()
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("pgengine: notify: %w", ctx.Err())
+	}
+}
+
+// flushTimeout bounds one batch of notifications.
+const flushTimeout = 10 * time.Second
+
+// flush sends the pending publications, a batch per statement, until none
+// is left. Notifications of one statement are delivered in their order.
+func (e *Engine) flush() {
+	for {
+		e.mu.Lock()
+		batch := e.pending
+		e.pending = nil
+		if len(batch) == 0 {
+			e.flushing = false
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		msgs := make([]string, len(batch))
+		for i, p := range batch {
+			msgs[i] = p.msg
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		_, err := e.pool.Exec(ctx, `SELECT pg_notify('`+Channel+`', m) FROM unnest($1::text[]) WITH ORDINALITY AS t(m, i) ORDER BY i`, msgs)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("pgengine: notify: %w", err)
+		}
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
 }
 
 // Ready reports whether the listening connection is up and has run LISTEN.
