@@ -33,8 +33,12 @@ const (
 // writer that sends queued frames, what a wake-up makes sync produce, and
 // pings. A full send queue drops the connection (the client resumes).
 type conn struct {
-	ws      *websocket.Conn
-	out     chan []byte
+	ws *websocket.Conn
+	// queue holds frames to send; it grows on demand (an idle socket holds
+	// none) up to sendQueue frames; signal wakes the writer.
+	qmu     sync.Mutex
+	queue   [][]byte
+	signal  chan struct{}
 	wake    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -43,7 +47,7 @@ type conn struct {
 }
 
 func newConn(ws *websocket.Conn, logger *slog.Logger) *conn {
-	return &conn{ws: ws, out: make(chan []byte, sendQueue), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	return &conn{ws: ws, signal: make(chan struct{}, 1), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		limiter: rate.NewLimiter(frameRate, frameBurst), logger: logger}
 }
 
@@ -54,12 +58,29 @@ func (c *conn) send(v any) {
 		c.logger.Error("chatws: encode frame", "err", err)
 		return
 	}
-	select {
-	case <-c.done:
-	case c.out <- b:
-	default:
-		c.closeWith(websocket.ClosePolicyViolation, closeSlow)
+	c.qmu.Lock()
+	full := len(c.queue) >= sendQueue
+	if !full {
+		c.queue = append(c.queue, b)
 	}
+	c.qmu.Unlock()
+	if full {
+		c.closeWith(websocket.ClosePolicyViolation, closeSlow)
+		return
+	}
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued frames and empties the queue.
+func (c *conn) take() [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
 }
 
 // poke makes the writer run sync soon; many pokes coalesce.
@@ -99,9 +120,11 @@ func (c *conn) writeLoop(ctx context.Context, sync func(ctx context.Context) ([]
 		case <-ctx.Done():
 			c.closeWith(websocket.CloseGoingAway, "server shutting down")
 			return
-		case b := <-c.out:
-			if !write(b) {
-				return
+		case <-c.signal:
+			for _, b := range c.take() {
+				if !write(b) {
+					return
+				}
 			}
 		case <-c.wake:
 			frames, err := sync(ctx)

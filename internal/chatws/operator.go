@@ -253,6 +253,9 @@ func (os *operatorSession) handle(ctx context.Context, f *inFrame, send func(any
 		return errorFrame(&comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)})
 	}
 	if err != nil && comagic.ErrorCode(err) == comagic.EINTERNAL {
+		if ctx.Err() != nil {
+			return nil // the socket is gone
+		}
 		os.s.logger.Error("chatws: operator command", "type", f.Type, "err", err)
 		err = comagic.Errorf(comagic.EINTERNAL, "internal error")
 	}

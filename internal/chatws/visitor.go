@@ -290,6 +290,9 @@ func (vs *visitorSession) handle(ctx context.Context, f *inFrame) any {
 		return errorFrame(&comagic.Error{Code: comagic.EINVALID, Field: "type", Message: "unknown frame type " + truncate(f.Type, 40)})
 	}
 	if err != nil && comagic.ErrorCode(err) == comagic.EINTERNAL {
+		if ctx.Err() != nil {
+			return nil // the socket is gone
+		}
 		vs.s.logger.Error("chatws: visitor command", "type", f.Type, "err", err)
 		err = comagic.Errorf(comagic.EINTERNAL, "internal error")
 	}
@@ -314,21 +317,14 @@ func (s *Server) ServeVisitor(w http.ResponseWriter, r *http.Request, v chat.Vis
 		return // the upgrader answered
 	}
 	s.count(1)
-	defer s.count(-1)
 	c := newConn(ws, s.logger)
 	vs := newVisitorSession(s, v, chatID, after, "")
 	ctx, cancel := context.WithCancel(s.base)
-	defer cancel()
 	unsub := []func(){
 		s.hub.Subscribe(chat.VisitorTopic(v.VisitorID), func(p []byte) { vs.onWake(p, c.send, c.poke) }),
 		s.hub.Subscribe(chat.AvailabilityTopic(v.SiteID), func(p []byte) { vs.onWake(p, c.send, c.poke) }),
 		s.hub.OnResync(func() { vs.resync(); c.poke() }),
 	}
-	defer func() {
-		for _, u := range unsub {
-			u()
-		}
-	}()
 	c.poke()
 	go func() {
 		if err := s.chat.VisitorArrived(ctx, v); err != nil && ctx.Err() == nil {
@@ -336,11 +332,23 @@ func (s *Server) ServeVisitor(w http.ResponseWriter, r *http.Request, v chat.Vis
 		}
 	}()
 	go c.writeLoop(ctx, vs.sync)
-	c.readLoop(func(f *inFrame) {
-		if out := vs.handle(ctx, f); out != nil {
-			c.send(out)
-		}
-	})
+	// The reader runs on a goroutine of its own and the handler returns: the
+	// HTTP server then lets go of the request's buffers and deep stack, which
+	// an idle socket would otherwise keep for hours.
+	go func() {
+		defer s.count(-1)
+		defer cancel()
+		defer func() {
+			for _, u := range unsub {
+				u()
+			}
+		}()
+		c.readLoop(func(f *inFrame) {
+			if out := vs.handle(ctx, f); out != nil {
+				c.send(out)
+			}
+		})
+	}()
 }
 
 // PollRequest is a long-polling round of the visitor channel.
