@@ -158,7 +158,11 @@ func (s *Service) changed(ctx context.Context, before, after *Chat, events []*Ev
 	if fresh || stateChanged {
 		w := Wake{K: "chat", Chat: after.ID, Seq: seq}
 		if after.EmployeeID != 0 {
-			s.publish(ctx, EmployeeTopic(after.EmployeeID), w)
+			ew := w
+			if !stateChanged {
+				ew.K = "event" // the operator holding it only needs the new events
+			}
+			s.publish(ctx, EmployeeTopic(after.EmployeeID), ew)
 		}
 		if before != nil && before.EmployeeID != 0 && before.EmployeeID != after.EmployeeID {
 			s.publish(ctx, EmployeeTopic(before.EmployeeID), w)
@@ -575,6 +579,12 @@ func (s *Service) VisitorEvents(ctx context.Context, v Visitor, chatID, after in
 	if c.SiteID != v.SiteID || c.VisitorID != v.VisitorID {
 		return nil, comagic.Errorf(comagic.ENOTFOUND, "no such chat")
 	}
+	return s.store.Events(ctx, chatID, after, limit)
+}
+
+// EventsOf returns a chat's events after seq without checking who asks: for
+// sockets that checked their access to the chat already.
+func (s *Service) EventsOf(ctx context.Context, chatID, after int64, limit int) ([]*Event, error) {
 	return s.store.Events(ctx, chatID, after, limit)
 }
 

@@ -25,8 +25,10 @@ type operatorSession struct {
 	mu sync.Mutex
 	// held are the chats this operator holds (or just lost): chat → last seq sent.
 	held map[int64]int64
-	// changed are chats to look at on the next sync.
+	// changed are chats to look at on the next sync; fresh are held chats
+	// with new events only.
 	changed map[int64]bool
+	fresh   map[int64]bool
 	hello   bool
 	// replies to sync commands are sent by the writer after the events
 	// they asked for.
@@ -40,9 +42,18 @@ func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
 		return
 	}
 	switch w.K {
-	case "chat", "event":
+	case "chat":
 		os.mu.Lock()
 		os.changed[w.Chat] = true
+		os.mu.Unlock()
+		poke()
+	case "event":
+		os.mu.Lock()
+		if _, held := os.held[w.Chat]; held {
+			os.fresh[w.Chat] = true
+		} else {
+			os.changed[w.Chat] = true
+		}
 		os.mu.Unlock()
 		poke()
 	case "typing":
@@ -70,8 +81,40 @@ func (os *operatorSession) sync(ctx context.Context) ([]any, error) {
 	os.hello = false
 	changed := os.changed
 	os.changed = map[int64]bool{}
+	fresh := os.fresh
+	os.fresh = map[int64]bool{}
 	os.mu.Unlock()
 	var frames []any
+	// Held chats with new events only: their events, without looking the
+	// chat up again.
+	for id := range fresh {
+		if changed[id] {
+			continue
+		}
+		os.mu.Lock()
+		seq, held := os.held[id]
+		os.mu.Unlock()
+		if !held {
+			continue
+		}
+		events, err := os.s.chat.EventsOf(ctx, id, seq, 1000)
+		if err != nil {
+			os.mu.Lock()
+			os.fresh[id] = true
+			os.mu.Unlock()
+			return frames, err
+		}
+		last := seq
+		for _, ev := range events {
+			frames = append(frames, eventFrame(ev, os.s.fileURL))
+			last = ev.Seq
+		}
+		os.mu.Lock()
+		if cur, ok := os.held[id]; ok && cur == seq {
+			os.held[id] = last
+		}
+		os.mu.Unlock()
+	}
 	if hello {
 		h, err := os.s.chat.Hello(ctx, os.e.ID)
 		if err != nil {
@@ -283,7 +326,7 @@ func (s *Server) ServeOperator(w http.ResponseWriter, r *http.Request, employeeI
 	s.count(1)
 	defer s.count(-1)
 	c := newConn(ws, s.logger)
-	os := &operatorSession{s: s, e: e, held: map[int64]int64{}, changed: map[int64]bool{}, hello: true, poke: c.poke}
+	os := &operatorSession{s: s, e: e, held: map[int64]int64{}, changed: map[int64]bool{}, fresh: map[int64]bool{}, hello: true, poke: c.poke}
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	wake := func(p []byte) { os.onWake(p, c.send, c.poke) }

@@ -89,6 +89,8 @@ type visitorSession struct {
 	adopt      bool // follow the state's chat from its current seq (a fresh page)
 	stateDirty bool
 	stateTag   string
+	// verified is the chat this session checked is the visitor's.
+	verified int64
 	extra      []any // ephemeral frames (typing, availability) for polls
 }
 
@@ -208,7 +210,13 @@ func (vs *visitorSession) events(ctx context.Context) ([]any, error) {
 	var frames []any
 	operatorSeen := false
 	for {
-		events, err := vs.s.chat.VisitorEvents(ctx, vs.v, chatID, seq, 200)
+		var events []*chat.Event
+		var err error
+		if chatID == vs.verified {
+			events, err = vs.s.chat.EventsOf(ctx, chatID, seq, 200)
+		} else if events, err = vs.s.chat.VisitorEvents(ctx, vs.v, chatID, seq, 200); err == nil {
+			vs.verified = chatID
+		}
 		if comagic.ErrorCode(err) == comagic.ENOTFOUND {
 			vs.mu.Lock()
 			vs.chatID, vs.seq = 0, 0
