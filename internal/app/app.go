@@ -49,6 +49,7 @@ type App struct {
 
 	logger  *slog.Logger
 	workers *runner
+	chats   *postgres.Chats
 }
 
 // purgeInterval is how often expired idempotency keys are deleted.
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		shutdown = defaultShutdownTimeout
 	}
 	a := &App{DB: db, Sites: sites, Store: store, Handler: handler, Metrics: m, Hub: h,
-		Chat: cp.Service, ChatServer: cp.Server, Employees: cp.Employees, Operators: cp.Operators,
+		Chat: cp.Service, ChatServer: cp.Server, Employees: cp.Employees, Operators: cp.Operators, chats: cp.Chats,
 		logger: logger, workers: newRunner(logger, shutdown)}
 	a.AddWorker("hub", h.Run)
 	for name, fn := range cp.workers {
@@ -199,6 +200,7 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, pu
 // server has stopped taking requests.
 func (a *App) Close() {
 	a.workers.close()
+	a.chats.Close()
 	a.Store.Close()
 	a.DB.Close()
 }

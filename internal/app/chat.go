@@ -36,6 +36,7 @@ type chatParts struct {
 	Server    *chatws.Server
 	Operators *operators.Service
 	Employees *postgres.Employees
+	Chats     *postgres.Chats
 	Deps      *httpapi.ChatDeps
 	Outbox    *mail.Outbox // nil without SMTP
 	workers   map[string]func(ctx context.Context) error
@@ -87,7 +88,8 @@ func newChat(db *pgxpool.Pool, sites *postgres.Sites, h *hub.Hub, verify func(*c
 		mailer = &outboxMailer{queue: queue, db: db, outbox: p.Outbox}
 		p.workers["mail outbox"] = p.Outbox.Run
 	}
-	p.Service = chat.NewService(postgres.NewChats(db), h, sites, mailer, logger, cfg.ChatOptions)
+	p.Chats = postgres.NewChats(db)
+	p.Service = chat.NewService(p.Chats, h, sites, mailer, logger, cfg.ChatOptions)
 	p.Deps = &httpapi.ChatDeps{Service: p.Service, Verify: verify, Files: storage, Signer: signer, BaseURL: cfg.BaseURL}
 	p.Server = chatws.New(p.Service, h, logger, p.Deps.FileURL)
 	p.Deps.Server = p.Server

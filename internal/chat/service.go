@@ -48,6 +48,9 @@ type Store interface {
 	AddFile(ctx context.Context, chatID int64, sender, name, contentType string, size int64, storageKey string) (int64, error)
 	ChatFile(ctx context.Context, id int64) (chatID int64, name, contentType, storageKey string, err error)
 	GroupOfAccount(ctx context.Context, accountID, groupID int64) (bool, error)
+	// AppendVisitorMessage appends to the visitor's queued or active chat
+	// unless the uid is used; nil, nil when that does not apply.
+	AppendVisitorMessage(ctx context.Context, siteID, visitorID int64, uid, text string) (*Chat, *Event, error)
 	TouchEmployee(ctx context.Context, id int64, at time.Time) error
 	StaleOnline(ctx context.Context, before time.Time) ([]int64, error)
 }
@@ -348,6 +351,13 @@ func (s *Service) SendVisitorMessage(ctx context.Context, v Visitor, uid, text s
 	text, err := checkText("text", text, MaxTextLen)
 	if err != nil {
 		return nil, err
+	}
+	// The common case, group committed: a message in a chat under way.
+	if c, ev, err := s.store.AppendVisitorMessage(ctx, v.SiteID, v.VisitorID, uid, text); err != nil {
+		return nil, err
+	} else if ev != nil {
+		s.changed(ctx, c, c, []*Event{ev})
+		return ev, nil
 	}
 	c, err := s.store.OpenChat(ctx, v.SiteID, v.VisitorID)
 	if err != nil {

@@ -13,15 +13,20 @@ import (
 
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/groupcommit"
 )
 
 // Chats stores chats, their event logs and timers.
 type Chats struct {
-	db *pgxpool.Pool
+	db  *pgxpool.Pool
+	ops *groupcommit.Batcher[*op]
 }
 
-// NewChats returns the chat store on db.
-func NewChats(db *pgxpool.Pool) *Chats { return &Chats{db: db} }
+// NewChats returns the chat store on db; visitors' messages are group
+// committed (Close stops that).
+func NewChats(db *pgxpool.Pool) *Chats {
+	return &Chats{db: db, ops: groupcommit.New("chat", db, flushOps, groupcommit.Options{Atomic: true, Workers: 2})}
+}
 
 const chatColumns = `c.id, c.site_id, c.visitor_id, coalesce(c.session_id, 0), coalesce(c.group_id, 0), coalesce(c.employee_id, 0),
 	c.state, coalesce(c.closed_by, ''), coalesce(c.rating, 0), c.last_seq, c.visitor_seen_seq, c.visitor_email,
@@ -856,3 +861,48 @@ func (s *Chats) GroupOfAccount(ctx context.Context, accountID, groupID int64) (b
 	}
 	return ok, nil
 }
+
+// appendVisitorMessageSQL appends a visitor's message to their open chat
+// (queued or active) in one statement, unless the chat has the uid already:
+// $1 site, $2 visitor, $3 uid, $4 text.
+const appendVisitorMessageSQL = `WITH c AS (
+	UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now(), last_visitor_at = now()
+	WHERE site_id = $1 AND visitor_id = $2 AND state IN ('queued', 'active')
+	  AND NOT EXISTS (SELECT 1 FROM chat_events e WHERE e.chat_id = chats.id AND e.sender = 'visitor' AND e.uid = $3)
+	RETURNING id, site_id, visitor_id, coalesce(employee_id, 0) AS employee_id, state, last_seq)
+INSERT INTO chat_events (chat_id, seq, kind, sender, text, uid)
+SELECT c.id, c.last_seq, 'message', 'visitor', $4, $3 FROM c
+RETURNING chat_id, seq, id, created_at, (SELECT employee_id FROM c), (SELECT state FROM c), (SELECT site_id FROM c), (SELECT visitor_id FROM c)`
+
+// AppendVisitorMessage is the common case of a visitor's message, group
+// committed with other writes: it appends to the visitor's open, queued or
+// active chat. It returns nil, nil when that does not apply (no open chat, a
+// pending invite, or the uid already used): the caller takes the general path.
+func (s *Chats) AppendVisitorMessage(ctx context.Context, siteID, visitorID int64, uid, text string) (*chat.Chat, *chat.Event, error) {
+	var c *chat.Chat
+	var ev *chat.Event
+	o := &op{
+		queue: func(b *pgx.Batch) { b.Queue(appendVisitorMessageSQL, siteID, visitorID, uid, text) },
+		read: func(br pgx.BatchResults) error {
+			n := &chat.Chat{}
+			e := &chat.Event{Kind: chat.KindMessage, Sender: chat.SenderVisitor, Text: text, UID: uid}
+			err := br.QueryRow().Scan(&e.ChatID, &e.Seq, &e.ID, &e.CreatedAt, &n.EmployeeID, &n.State, &n.SiteID, &n.VisitorID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			n.ID, n.LastSeq = e.ChatID, e.Seq
+			c, ev = n, e
+			return nil
+		},
+	}
+	if err := s.ops.Do(ctx, o); err != nil {
+		return nil, nil, fmt.Errorf("postgres: append visitor message: %w", mapChatErr(err))
+	}
+	return c, ev, nil
+}
+
+// Close stops the chat store's group commit after writing what was submitted.
+func (s *Chats) Close() { s.ops.Close() }
