@@ -25,7 +25,7 @@ type Chats struct {
 // NewChats returns the chat store on db; visitors' messages are group
 // committed (Close stops that).
 func NewChats(db *pgxpool.Pool) *Chats {
-	return &Chats{db: db, ops: groupcommit.New("chat", db, flushOps, groupcommit.Options{Atomic: true, Workers: 2})}
+	return &Chats{db: db, ops: groupcommit.New("chat", db, flushOps, groupcommit.Options{Atomic: true, Workers: 4})}
 }
 
 const chatColumns = `c.id, c.site_id, c.visitor_id, coalesce(c.session_id, 0), coalesce(c.group_id, 0), coalesce(c.employee_id, 0),
