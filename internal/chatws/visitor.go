@@ -91,7 +91,7 @@ type visitorSession struct {
 	stateTag   string
 	// verified is the chat this session checked is the visitor's.
 	verified int64
-	extra      []any // ephemeral frames (typing, availability) for polls
+	extra    []any // ephemeral frames (typing, availability) for polls
 }
 
 func newVisitorSession(s *Server, v chat.Visitor, chatID, after int64, stateTag string) *visitorSession {
