@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -756,5 +757,33 @@ func TestFilesOff(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Fatalf("upload with files off: %d", resp.StatusCode)
+	}
+}
+
+// TestSocketsOutliveRequestTimeouts: the server's read and write timeouts of
+// ordinary requests do not end a websocket.
+func TestSocketsOutliveRequestTimeouts(t *testing.T) {
+	f := setup(t, testenv.Options{})
+	op := f.srv.CreateOperator(t, "tima", "Тимофей", []string{f.site})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same handler behind a server with short timeouts, as serve has 30 s ones.
+	hs := &http.Server{Handler: f.srv.App.Handler, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { hs.Close() })
+	ws := testenv.Dial(t, "ws://"+ln.Addr().String()+"/ws/operator", http.Header{"Authorization": {"Bearer " + op.Token}})
+	ws.Wait(t, testenv.Type("hello"), "hello")
+	v := f.srv.NewVisitor(t, f.site)
+	q := url.Values{"visitor_id": {fmt.Sprint(v.VisitorID)}, "session_id": {fmt.Sprint(v.SessionID)}, "key": {v.Key}}
+	vws := testenv.Dial(t, "ws://"+ln.Addr().String()+"/ws/chat/"+f.site+"?"+q.Encode(), nil)
+	vws.Wait(t, testenv.Type("state"), "state")
+	time.Sleep(1500 * time.Millisecond) // three times the timeouts
+	if r := ws.Call(t, map[string]any{"type": "status", "status": "online"}); r["ok"] != true {
+		t.Fatalf("operator after the timeouts: %v", r)
+	}
+	if r := vws.Call(t, map[string]any{"type": "message", "uid": "late", "text": "я ещё здесь"}); r["ok"] != true {
+		t.Fatalf("visitor after the timeouts: %v", r)
 	}
 }
