@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/comagicd/comagicd/internal/captcha"
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/chatws"
 	"github.com/comagicd/comagicd/internal/config"
@@ -96,9 +97,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	m := metrics.New(db)
 	sites := postgres.NewSites(db)
 	store := postgres.NewStore(db, m.ObserveBatch)
-	trk := tracking.NewService(store, sites, signer)
+	wh := newWebhooks(db, logger)
+	trk := tracking.NewService(store, sites, signer, wh.Publisher)
 	cp, err := newChat(db, sites, h, trk.Verify, ChatConfig{BaseURL: cfg.BaseURL, Secret: secret, FilesDir: cfg.FilesDir,
-		SMTPURL: cfg.SMTPURL, MailFrom: cfg.MailFrom, ChatOptions: chat.Options{LateAnswerAfter: cfg.ChatLateAnswer}}, logger)
+		SMTPURL: cfg.SMTPURL, MailFrom: cfg.MailFrom, ChatOptions: chat.Options{LateAnswerAfter: cfg.ChatLateAnswer, Closed: wh.chatClosed}}, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	capt, err := captcha.NewService(postgres.NewCaptchas(db), captcha.Options{Secret: []byte(secret)})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -106,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,
-		Leads:          leads.NewService(store, sites, signer),
+		Leads:          leads.NewService(store, sites, signer, wh.Publisher),
 		DB:             db,
 		Metrics:        m,
 		Logger:         logger,
@@ -117,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Ready:          h.Ready,
 		Operators:      cp.Operators,
 		Chat:           cp.Deps,
+		Captcha:        capt,
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {
@@ -129,8 +137,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	for name, fn := range cp.workers {
 		a.AddWorker(name, fn)
 	}
+	a.AddWorker("webhook dispatcher", wh.Dispatcher.Run)
 	a.AddWorker("idempotency key purge", a.purge)
 	a.AddWorker("operator token purge", a.purgeTokens)
+	a.AddWorker("captcha purge", func(ctx context.Context) error { return a.every(ctx, purgeInterval, "captchas", capt.Purge) })
 	return a, nil
 }
 

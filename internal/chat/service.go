@@ -85,6 +85,9 @@ type Options struct {
 	TimerLease time.Duration
 	// TimerPoll bounds the wait between timer checks (default 1 s).
 	TimerPoll time.Duration
+	// Closed, when set, is called after a chat was closed (and committed)
+	// with the chat as it is now: the account's webhooks (chat.closed).
+	Closed func(ctx context.Context, c *Chat)
 }
 
 // Service is the chat domain.
@@ -457,6 +460,9 @@ func (s *Service) close(ctx context.Context, chatID int64, by string, employeeID
 		s.changed(ctx, before, after, events)
 		if before.EmployeeID != 0 {
 			s.routeEmployeeSites(ctx, before.EmployeeID)
+		}
+		if s.opts.Closed != nil {
+			s.opts.Closed(ctx, after)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/credentials"
+	"github.com/comagicd/comagicd/internal/webhooks"
 )
 
 // Store is the storage the lead service needs.
@@ -19,16 +20,23 @@ type Sites interface {
 	SiteByID(ctx context.Context, id int64) (*comagic.Site, error)
 }
 
+// Events announces stored requests to the account's webhooks
+// (internal/webhooks.Publisher); it logs its own failures.
+type Events interface {
+	Publish(ctx context.Context, accountID int64, event string, payload any)
+}
+
 // Service stores offline requests from browsers and site backends.
 type Service struct {
 	store  Store
 	sites  Sites
 	signer *credentials.Signer
+	events Events
 }
 
-// NewService returns the lead service.
-func NewService(store Store, sites Sites, signer *credentials.Signer) *Service {
-	return &Service{store: store, sites: sites, signer: signer}
+// NewService returns the lead service; events may be nil (no webhooks).
+func NewService(store Store, sites Sites, signer *credentials.Signer, events Events) *Service {
+	return &Service{store: store, sites: sites, signer: signer, events: events}
 }
 
 // Submit attributes and stores a parsed request. site is the site the request was
@@ -100,6 +108,11 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.events != nil && !r.Replayed {
+		// The insert is group committed with others: published after the
+		// commit, not in its transaction.
+		s.events.Publish(ctx, site.AccountID, webhooks.EventOfflineRequestCreated, webhooks.OfflineRequestData(r))
 	}
 	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/fields"
+	"github.com/comagicd/comagicd/internal/webhooks"
 )
 
 // Limits on the data sent with a lead action: a few flat values, such as the
@@ -39,7 +40,14 @@ func (s *Service) RecordLeadAction(ctx context.Context, site *comagic.Site, cred
 		return err
 	}
 	a.Data, a.SiteID, a.VisitorID, a.SessionID = data, site.ID, creds.VisitorID, creds.SessionID
-	return s.store.RecordLeadAction(ctx, a)
+	if err := s.store.RecordLeadAction(ctx, a); err != nil {
+		return err
+	}
+	if s.events != nil {
+		// Group committed: published after the commit.
+		s.events.Publish(ctx, site.AccountID, webhooks.EventLeadActionCreated, webhooks.LeadActionData(site.Key, a))
+	}
+	return nil
 }
 
 // CleanLeadData checks the data of a lead action: at most 20 keys of 1 to 64

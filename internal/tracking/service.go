@@ -28,20 +28,27 @@ type Sites interface {
 	SiteByID(ctx context.Context, id int64) (*comagic.Site, error)
 }
 
+// Events announces stored lead actions to the account's webhooks
+// (internal/webhooks.Publisher); it logs its own failures.
+type Events interface {
+	Publish(ctx context.Context, accountID int64, event string, payload any)
+}
+
 // Service implements comagic.TrackingService: it checks credentials and input,
 // applies the session rules and writes through a Store.
 type Service struct {
 	store  Store
 	sites  Sites
 	signer *credentials.Signer
+	events Events
 	now    func() time.Time
 }
 
 var _ comagic.TrackingService = (*Service)(nil)
 
-// NewService returns the tracking service.
-func NewService(store Store, sites Sites, signer *credentials.Signer) *Service {
-	return &Service{store: store, sites: sites, signer: signer, now: time.Now}
+// NewService returns the tracking service; events may be nil (no webhooks).
+func NewService(store Store, sites Sites, signer *credentials.Signer, events Events) *Service {
+	return &Service{store: store, sites: sites, signer: signer, events: events, now: time.Now}
 }
 
 // Limits on tracked text, in characters.
