@@ -64,6 +64,15 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         online and every condition given holds (once per visit)
   invite-rule list --site KEY
   invite-rule remove --site KEY --id ID
+  webhook add --account NAME --url URL [--event E...]
+        add a webhook of the account: signed POSTs of the events (every
+        event without --event: offline_request.created, chat.closed,
+        lead_action.created); prints its id and secret, shown once
+  webhook list [--account NAME]
+  webhook remove --id ID
+        remove a webhook and its delivery log
+  webhook deliveries --id ID [--limit 50]
+        the delivery log, newest first: attempts, last status and error
 
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
@@ -85,13 +94,15 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return adminGroup(ctx, args[1], args[2:], stdout, stderr)
 		case "invite-rule":
 			return adminInviteRule(ctx, args[1], args[2:], stdout, stderr)
+		case "webhook":
+			return adminWebhook(ctx, args[1], args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, adminUsage)
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
 		return nil
 	}
-	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove")
+	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove, webhook add|list|remove|deliveries")
 }
 
 // openAdminDB opens the database at url, creating and migrating it when needed.
