@@ -74,6 +74,9 @@ type Deps struct {
 	Operators *operators.Service
 	// Ready, when set, reports whether the hub listens; /readyz fails without it.
 	Ready func() bool
+	// Captcha issues and draws the sitephone's captchas; nil leaves the
+	// captcha endpoints out.
+	Captcha Captcha
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -132,6 +135,7 @@ func New(d Deps) *Handler {
 	})
 	h.operatorRoutes(r)
 	h.chatRoutes(r, limit)
+	h.captchaRoutes(r, limit)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)
