@@ -154,7 +154,6 @@ func TestDisabledFeaturesWarn(t *testing.T) {
 	r := Eval[map[string]any](tab, `new Promise(done => {
 		Comagic.openChatWindow(); Comagic.openSiteRequestPanel(); Comagic.openSitePhonePanel();
 		ComagicWidget.openSitePhonePanel();
-		Comagic.Captcha.get_captcha(() => {}); Comagic.getCaptcha(() => {});
 		const phones = Comagic.getPhones(), dt = Comagic.getDTPhones(), replaced = Comagic.getReplacedPhones();
 		Comagic.UI.registerViewController("consultant", () => {});
 		ComagicWidget.sitePhoneCall({phone: '79101234567'}, resp => done({resp, phones, dt, replaced}));
@@ -165,7 +164,7 @@ func TestDisabledFeaturesWarn(t *testing.T) {
 	}
 	warnings := strings.Join(tab.Logged("warning"), "\n")
 	for _, name := range []string{"Comagic.openChatWindow", "Comagic.openSiteRequestPanel", "Comagic.openSitePhonePanel", "ComagicWidget.openSitePhonePanel",
-		"Comagic.Captcha.get_captcha", "Comagic.getCaptcha", "Comagic.getPhones", "Comagic.getDTPhones", "Comagic.getReplacedPhones",
+		"Comagic.getPhones", "Comagic.getDTPhones", "Comagic.getReplacedPhones",
 		"ComagicWidget.sitePhoneCall"} {
 		if !strings.Contains(warnings, name+"(): ") || !strings.Contains(warnings, "disabled for this site") {
 			t.Errorf("no 'disabled' warning for %s in:\n%s", name, warnings)

@@ -337,6 +337,16 @@ export const api = {
     }, true);
   },
 
+  // getCaptcha(cb, {bg}) gives cb({key, url}) of a new captcha (its url
+  // serves the image), or {key: '', url: ''} when none could be had.
+  getCaptcha(cb, opts) {
+    const bg = opts && opts.bg;
+    send('captcha', filled(bg) ? { bg: String(bg) } : {}, true, (d) => {
+      if (!d.success) report('getCaptcha')(d);
+      invoke(cb, d.success ? { key: String(d.key || ''), url: String(d.url || '') } : { key: '', url: '' });
+    }, true);
+  },
+
   reinitTrackView() {
     const early = !S.ready;
     whenReady((ok) => {

@@ -5,7 +5,8 @@
 // the site: never a silent no-op, never a fake success.
 
 import { hook, UI, visitorCard } from './ui.js';
-import { later, invoke, warn } from './util.js';
+import { api } from './core.js';
+import { guard, later, invoke, warn } from './util.js';
 
 const said = {};
 
@@ -49,8 +50,8 @@ export function comagicStubs() {
     // implements it; the callback gets {success, error?}.
     sendChatByMail: hook('sendChatByMail', 'consultant', disabled(CHAT, 'Comagic.sendChatByMail', mailFailed)),
     sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
-    getCaptcha: disabled(PHONE, 'Comagic.getCaptcha'),
-    Captcha: { get_captcha: disabled(PHONE, 'Comagic.Captcha.get_captcha') },
+    // Comagic.getCaptcha is in the core's api; this is its older name.
+    Captcha: { get_captcha: guard('Comagic.Captcha.get_captcha', (cb, o) => api.getCaptcha(cb, o)) },
     getPhones: disabled(NUMBERS, 'Comagic.getPhones', () => []),
     getDTPhones: disabled(NUMBERS, 'Comagic.getDTPhones', () => null),
     getReplacedPhones: disabled(NUMBERS, 'Comagic.getReplacedPhones', () => ({})),
