@@ -53,6 +53,10 @@ type App struct {
 	chats   *postgres.Chats
 }
 
+// sentMailKept is how long sent mail (transcripts, late answers) stays in
+// the outbox, for support questions, before it is deleted.
+const sentMailKept = 7 * 24 * time.Hour
+
 // purgeInterval is how often expired idempotency keys are deleted.
 const purgeInterval = 10 * time.Minute
 
@@ -140,6 +144,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	a.AddWorker("webhook dispatcher", wh.Dispatcher.Run)
 	a.AddWorker("idempotency key purge", a.purge)
 	a.AddWorker("operator token purge", a.purgeTokens)
+	mails := postgres.NewMailOutbox(db)
+	a.AddWorker("sent mail purge", func(ctx context.Context) error {
+		return a.every(ctx, purgeInterval, "sent mail", func(ctx context.Context) (int64, error) {
+			return mails.PurgeSent(ctx, time.Now().Add(-sentMailKept))
+		})
+	})
 	a.AddWorker("captcha purge", func(ctx context.Context) error { return a.every(ctx, purgeInterval, "captchas", capt.Purge) })
 	return a, nil
 }

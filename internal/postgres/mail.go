@@ -129,3 +129,12 @@ func (o *MailOutbox) Release(ctx context.Context, ids []int64) error {
 	}
 	return nil
 }
+
+// PurgeSent deletes mail sent before the time and returns how many.
+func (o *MailOutbox) PurgeSent(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := o.db.Exec(ctx, `DELETE FROM mail_outbox WHERE sent_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: purge sent mail: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
