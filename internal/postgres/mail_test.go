@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -169,5 +170,40 @@ func TestMailOutboxEnqueue(t *testing.T) {
 	_, err = o.Enqueue(ctx, db, mail.Message{Kind: "transcript", To: "a@example.org\r\nBcc: x@example.org", Subject: "s", Body: "b"})
 	if comagic.ErrorCode(err) != comagic.EINVALID || comagic.ErrorField(err) != "to" {
 		t.Fatalf("bad address: %v", err)
+	}
+}
+
+func TestMailOutboxPurgeSent(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.NewDB(t)
+	o := postgres.NewMailOutbox(db)
+	var ids []int64
+	for i := range 3 {
+		id, err := o.Enqueue(ctx, nil, mail.Message{Kind: "transcript", To: fmt.Sprintf("v%d@shop.example", i), Subject: "s", Body: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// One sent long ago, one sent now, one not sent.
+	if _, err := db.Exec(ctx, `UPDATE mail_outbox SET sent_at = now() - interval '30 days' WHERE id = $1`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.MarkSent(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	n, err := o.PurgeSent(ctx, time.Now().Add(-7*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	var left []int64
+	rows, _ := db.Query(ctx, `SELECT id FROM mail_outbox ORDER BY id`)
+	for rows.Next() {
+		var id int64
+		_ = rows.Scan(&id)
+		left = append(left, id)
+	}
+	if len(left) != 2 || left[0] != ids[1] || left[1] != ids[2] {
+		t.Fatalf("left %v, want %v", left, ids[1:])
 	}
 }
