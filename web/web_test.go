@@ -22,6 +22,10 @@ const coreBudget = 15 * 1024
 // the default consultant: framework, controller, CSS and templates.
 const consultantBudget = 40 * 1024
 
+// sitephoneBudget is the gzip size budget of what a page fetches lazily for
+// the default sitephone: framework, controller, CSS and templates.
+const sitephoneBudget = 36 * 1024
+
 var shared struct {
 	once sync.Once
 	a    *Assets
@@ -67,8 +71,32 @@ func TestConsultantSizeBudget(t *testing.T) {
 	if n <= 0 || n > consultantBudget {
 		t.Fatalf("the consultant widget is %d bytes gzip, budget is %d", n, consultantBudget)
 	}
-	if a.WidgetSize("sitephone") != 0 {
-		t.Error("sitephone has no default widget yet, WidgetSize must be 0")
+	if a.WidgetSize("call_generator_none") != 0 {
+		t.Error("WidgetSize of a view controller without a default widget must be 0")
+	}
+}
+
+func TestSitephoneSizeBudget(t *testing.T) {
+	a := newAssets(t)
+	n := a.WidgetSize("sitephone")
+	t.Logf("sitephone widget (ui.js, ui.css, sitephone.js, .css, .tpls.json): %d bytes gzip", n)
+	if n <= 0 || n > sitephoneBudget {
+		t.Fatalf("the sitephone widget is %d bytes gzip, budget is %d", n, sitephoneBudget)
+	}
+	res := get(t, a, "/static/widgets/sitephone.tpls.json")
+	var tpls map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&tpls); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sitephone", "sitephone_label"} {
+		if !strings.Contains(tpls[name], "cmgs") {
+			t.Errorf("template %s missing or empty: %q", name, tpls[name])
+		}
+	}
+	for _, p := range []string{"/static/widgets/sitephone.js", "/static/widgets/sitephone.css"} {
+		if res := get(t, a, p); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: HTTP %d", p, res.StatusCode)
+		}
 	}
 }
 

@@ -372,6 +372,12 @@ export function leadAction(widget, action, data, cb) {
   send('lead_action', { widget: String(widget), action: String(action), data: copy(data) }, true, (d) => invoke(cb, d));
 }
 
+/** sendCallback posts a callback order (POST callback, interactive);
+ * cb(answer, raw) as for every call (raw is null when it could not be sent). */
+export function sendCallback(body, cb) {
+  send('callback', body, true, cb);
+}
+
 // read performs a has/get property request, sharing one request between
 // callers asking the same thing at the same time.
 function read(path, name, cb, ok) {

@@ -1,11 +1,12 @@
 // Documented methods of features that this build does not provide yet
-// (sitephone calls, number replacement), and of widgets not enabled for the
+// (number replacement), and of widgets not enabled for the
 // site (the consultant's chat and request form, the sitephone panel). Each one exists under
 // its documented name and says in the console that the feature is disabled for
 // the site: never a silent no-op, never a fake success.
 
 import { hook, UI, visitorCard } from './ui.js';
 import { api } from './core.js';
+import { sitePhoneCall } from './sitephone.js';
 import { guard, later, invoke, warn } from './util.js';
 
 const said = {};
@@ -29,11 +30,6 @@ const REQ = 'the request form';
 const PHONE = 'the callback widget (sitephone)';
 const NUMBERS = 'phone number replacement';
 
-// The callback of sitePhoneCall gets an honest failure: status 3, platform error.
-const callFailed = (params, cb) => {
-  later(() => invoke(cb, { success: false, result: { status: 3, code: 'feature_disabled' } }));
-};
-
 const mailFailed = (v, cb) => {
   later(() => invoke(cb, { success: false, error: { code: 'feature_disabled', message: 'the online chat is disabled for this site' } }));
 };
@@ -49,7 +45,8 @@ export function comagicStubs() {
     // sendChatByMail(email | {email}, callback?): the consultant widget
     // implements it; the callback gets {success, error?}.
     sendChatByMail: hook('sendChatByMail', 'consultant', disabled(CHAT, 'Comagic.sendChatByMail', mailFailed)),
-    sitePhoneCall: disabled(PHONE, 'Comagic.sitePhoneCall', callFailed),
+    // sitePhoneCall(params, callback?) orders a callback (sitephone.js).
+    sitePhoneCall: guard('Comagic.sitePhoneCall', sitePhoneCall),
     // Comagic.getCaptcha is in the core's api; this is its older name.
     Captcha: { get_captcha: guard('Comagic.Captcha.get_captcha', (cb, o) => api.getCaptcha(cb, o)) },
     getPhones: disabled(NUMBERS, 'Comagic.getPhones', () => []),
@@ -64,7 +61,7 @@ export function comagicStubs() {
 export function widgetStubs() {
   return {
     openSitePhonePanel: hook('openSitePhonePanel', 'sitephone', disabled(PHONE, 'ComagicWidget.openSitePhonePanel')),
-    sitePhoneCall: disabled(PHONE, 'ComagicWidget.sitePhoneCall', callFailed),
-    sitephoneCall: disabled(PHONE, 'ComagicWidget.sitephoneCall', callFailed),
+    sitePhoneCall: guard('ComagicWidget.sitePhoneCall', sitePhoneCall),
+    sitephoneCall: guard('ComagicWidget.sitephoneCall', sitePhoneCall),
   };
 }

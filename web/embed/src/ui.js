@@ -4,6 +4,7 @@
 // only when the bootstrap says that a widget is enabled on this page.
 
 import { leadAction, S, whenReady } from './core.js';
+import { callback } from './sitephone.js';
 import { storage } from './storage.js';
 import { doc, errMsg, hasOwn, invoke, warn } from './util.js';
 
@@ -39,6 +40,9 @@ const env = {
   storage: storage,
   onreg: null, // set by the framework: called with the name on each registration
   leadAction: leadAction, // records a lead form's show, submit or cancel
+  // callback(params, source, values, cb) orders a callback (sitephone.js):
+  // source is sitephone, consultant_sitephone or call_generator.
+  callback: callback,
 };
 
 /** enabled reports whether the bootstrap enabled view controller vc on this page. */

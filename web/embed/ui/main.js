@@ -3,6 +3,7 @@
 // view controllers once their CSS, settings and templates have loaded:
 // consultant and sitephone once per page, lead forms on every display.
 
+import { CALL } from '../src/calltexts.js';
 import { compile, escape } from './tpl.js';
 import { mobile } from './mobile.js';
 import { createEl, makeSubclasses, registry, Widget } from './widget.js';
@@ -12,7 +13,7 @@ const env = C && C.UI && C.UI._env;
 
 const ONCE = { consultant: 1, sitephone: 1 };
 // View controllers with a default widget in /static/widgets/.
-const DEFAULTS = { consultant: 1 };
+const DEFAULTS = { consultant: 1, sitephone: 1 };
 
 const own = Object.prototype.hasOwnProperty;
 const warn = (m) => { try { console.warn('Comagic: ' + m); } catch (e) { /* no console */ } };
@@ -60,10 +61,10 @@ export function consts(base, mask) {
     OFFLINE_MESSAGE_SENT: { title: 'Заявка отправлена', message: 'Спасибо! Мы свяжемся с вами в ближайшее время.' },
     OFFLINE_MESSAGE_FAILED: { title: 'Заявка не отправлена', message: 'Не удалось отправить заявку. Проверьте соединение и попробуйте ещё раз.' },
     // Texts of a callback order (sitephone, call generator) and of other lead forms.
-    CALL_SENT: { title: 'Звонок заказан', message: 'Мы перезвоним вам в ближайшее время.' },
-    CALL_FAILED: { title: 'Звонок не заказан', message: 'Заказать звонок сейчас не получилось. Оставьте заявку, и мы свяжемся с вами.' },
-    CALL_CAPTCHA: { title: 'Звонок не заказан', message: 'Код с картинки введён неверно. Попробуйте ещё раз.' },
-    CALL_LIMIT: { title: 'Звонок не заказан', message: 'Слишком много заказов звонка. Попробуйте через минуту.' },
+    CALL_SENT: Object.assign({}, CALL.sent),
+    CALL_FAILED: Object.assign({}, CALL.failed),
+    CALL_CAPTCHA: Object.assign({}, CALL.captcha),
+    CALL_LIMIT: Object.assign({}, CALL.limit),
     LEAD_SENT: { title: 'Спасибо!', message: 'Мы получили ваш ответ.' },
     LEAD_FAILED: { title: 'Не отправлено', message: 'Не удалось отправить ответ. Проверьте соединение и попробуйте ещё раз.' },
     FIELD_ERRORS: {

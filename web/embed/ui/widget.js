@@ -500,14 +500,16 @@ export function makeSubclasses(env, C) {
     }
   }
 
-  // callInfo turns a sitePhoneCall answer into {success, info: {title, message}}.
+  // callInfo turns a sitePhoneCall answer into {success, info: {title, message}, result}.
   const callInfo = (r) => {
     const ok = !!r && r.success === true;
     const status = r && r.result && r.result.status;
     const t = ok ? C.CALL_SENT : status === 4 ? C.CALL_LIMIT : status === 1 ? C.CALL_CAPTCHA : C.CALL_FAILED;
     return { success: ok, info: { title: t.title, message: t.message }, result: (r && r.result) || null };
   };
+  const CALL_KEYS = { phone: 1, captcha_key: 1, captcha_value: 1, delayed_call_time: 1, group_id: 1 };
 
+  // Sitephone is the sitephone widget and the consultant's consultant_sitephone.
   class Sitephone extends Widget {
     constructor(name, config) {
       super(name, config);
@@ -516,13 +518,26 @@ export function makeSubclasses(env, C) {
 
     sitephoneCall(params, cb) { return window.ComagicWidget.sitePhoneCall(params, cb); }
 
-    /** startCall orders the callback with the form's values; the callcomplete
-     * event gets {success, info: {title, message}, result}. */
+    /** startCall orders the callback with the form's values (phone,
+     * captcha_key, captcha_value, delayed_call_time, group_id; other fields
+     * go along as values); the callcomplete event (and, for
+     * consultant_sitephone, sitephonecall) gets {success, info: {title,
+     * message}, result}. */
     startCall(values) {
+      values = Object.assign({}, values);
+      const extra = {};
+      let more = false;
+      for (const k in values) {
+        if (own.call(values, k) && !own.call(CALL_KEYS, k) && k !== 'date' && values[k] != null && typeof values[k] !== 'object' && typeof values[k] !== 'function') {
+          extra[k] = String(values[k]);
+          more = true;
+        }
+      }
       emit('ui:actionstart', { widget: this.name, action: 'startcall' });
-      window.ComagicWidget.sitePhoneCall(Object.assign({}, values), (r) => {
+      env.callback(values, this.name, more ? extra : null, (r) => {
         const ev = callInfo(r);
         this.fire('callcomplete', ev);
+        if (this.name === 'consultant_sitephone') this.fire('sitephonecall', ev);
         emit('ui:actionend', { widget: this.name, action: 'startcall', success: ev.success });
       });
     }
