@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/comagicd/comagicd/internal/callbacks"
 	"github.com/comagicd/comagicd/internal/captcha"
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/chatws"
@@ -114,6 +115,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		db.Close()
 		return nil, err
 	}
+	cbDispatcher := callbacks.NewDispatcher(db, logger, callbacks.DispatcherOptions{WebhooksNotify: wh.Dispatcher.Notify})
+	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
+		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,
@@ -129,6 +133,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Operators:      cp.Operators,
 		Chat:           cp.Deps,
 		Captcha:        capt,
+		Callbacks:      cbs,
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {
@@ -142,6 +147,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		a.AddWorker(name, fn)
 	}
 	a.AddWorker("webhook dispatcher", wh.Dispatcher.Run)
+	a.AddWorker("callback dispatcher", cbDispatcher.Run)
 	a.AddWorker("idempotency key purge", a.purge)
 	a.AddWorker("operator token purge", a.purgeTokens)
 	mails := postgres.NewMailOutbox(db)

@@ -64,6 +64,14 @@ func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
 		if w.Available != nil {
 			send(map[string]any{"type": "availability", "site_id": w.Site, "available": *w.Available})
 		}
+	case "callback":
+		// A call-back order was accepted on the site (package callbacks).
+		var cb struct {
+			ID int64 `json:"id"`
+		}
+		if json.Unmarshal(payload, &cb) == nil && cb.ID > 0 {
+			send(map[string]any{"type": "callback", "site_id": w.Site, "callback_id": cb.ID})
+		}
 	}
 }
 

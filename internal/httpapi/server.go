@@ -77,6 +77,8 @@ type Deps struct {
 	// Captcha issues and draws the sitephone's captchas; nil leaves the
 	// captcha endpoints out.
 	Captcha Captcha
+	// Callbacks takes call-back orders; nil leaves the endpoint out.
+	Callbacks Callbacks
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -136,6 +138,7 @@ func New(d Deps) *Handler {
 	h.operatorRoutes(r)
 	h.chatRoutes(r, limit)
 	h.captchaRoutes(r, limit)
+	h.callbackRoutes(r, limit)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)

@@ -38,10 +38,14 @@ const (
 	EventOfflineRequestCreated = "offline_request.created"
 	EventChatClosed            = "chat.closed"
 	EventLeadActionCreated     = "lead_action.created"
+	EventCallbackRequested     = "callback.requested"
+	EventCallbackDispatched    = "callback.dispatched"
+	EventCallbackFailed        = "callback.failed"
 )
 
 // Events lists every event, in the order the CLI shows them.
-var Events = [...]string{EventOfflineRequestCreated, EventChatClosed, EventLeadActionCreated}
+var Events = [...]string{EventOfflineRequestCreated, EventChatClosed, EventLeadActionCreated,
+	EventCallbackRequested, EventCallbackDispatched, EventCallbackFailed}
 
 // ValidEvent reports whether name is one of Events.
 func ValidEvent(name string) bool {
