@@ -67,12 +67,19 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
   webhook add --account NAME --url URL [--event E...]
         add a webhook of the account: signed POSTs of the events (every
         event without --event: offline_request.created, chat.closed,
-        lead_action.created); prints its id and secret, shown once
+        lead_action.created, callback.requested, callback.dispatched,
+        callback.failed); prints its id and secret, shown once
   webhook list [--account NAME]
   webhook remove --id ID
         remove a webhook and its delivery log
   webhook deliveries --id ID [--limit 50]
         the delivery log, newest first: attempts, last status and error
+  callback-scenario add --site KEY [--group NAME] --url URL [--sync]
+        where the site's call-back orders (of the group, or without --group
+        of every group without its own) are POSTed, signed; --sync POSTs at
+        once while the visitor waits; prints its id and secret, shown once
+  callback-scenario list --site KEY
+  callback-scenario remove --site KEY --id ID
 
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
@@ -96,13 +103,15 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return adminInviteRule(ctx, args[1], args[2:], stdout, stderr)
 		case "webhook":
 			return adminWebhook(ctx, args[1], args[2:], stdout, stderr)
+		case "callback-scenario":
+			return adminCallbackScenario(ctx, args[1], args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, adminUsage)
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
 		return nil
 	}
-	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove, webhook add|list|remove|deliveries")
+	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove, webhook add|list|remove|deliveries, callback-scenario add|list|remove")
 }
 
 // openAdminDB opens the database at url, creating and migrating it when needed.
