@@ -159,9 +159,9 @@ func TestDisabledFeaturesWarn(t *testing.T) {
 		ComagicWidget.sitePhoneCall({phone: '79101234567'}, resp => done({resp, phones, dt, replaced}));
 	})`)
 	resp, _ := r["resp"].(map[string]any)
-	// The fake API has no callback endpoint: a failure with status 3.
-	if res, _ := resp["result"].(map[string]any); resp == nil || resp["success"] != false || res["status"] != 3.0 {
-		t.Errorf("sitePhoneCall callback %v, want success false, status 3", r["resp"])
+	// The site has no callback scenario: status 2.
+	if res, _ := resp["result"].(map[string]any); resp == nil || resp["success"] != false || res["status"] != 2.0 {
+		t.Errorf("sitePhoneCall callback %v, want success false, status 2", r["resp"])
 	}
 	warnings := strings.Join(tab.Logged("warning"), "\n")
 	for _, name := range []string{"Comagic.openChatWindow", "Comagic.openSiteRequestPanel", "Comagic.openSitePhonePanel", "ComagicWidget.openSitePhonePanel",
