@@ -260,6 +260,10 @@ func TestSitephone_DefaultWidget(t *testing.T) {
 	tab.Run(chromedp.SetValue(chromedp.CSS(`#cmgs-time`), times[1]))
 	tab.Run(chromedp.Click(chromedp.CSS(`.cmgs-consent input`)))
 	tab.Run(chromedp.SendKeys(chromedp.CSS(`#cmgs-captcha`), "1111"))
+	screenshot(t, tab, "sitephone-desktop-form")
+	if left := Eval[[]string](tab, `[...document.querySelectorAll('.cmgs [c-error]')].filter(e => e.textContent).map(e => e.getAttribute('c-error'))`); len(left) != 0 {
+		t.Errorf("errors still shown on filled fields: %v", left)
+	}
 	tab.Run(chromedp.Click(chromedp.CSS(`.cmgs [c-ref=submit]`)))
 	Wait[bool](tab, `document.querySelector('[c-error=captcha_value]').textContent === Comagic.UI.C.CALL_CAPTCHA.message && shown.length === 2`, boot)
 	if n := env.rows(t, `SELECT count(*) FROM callbacks WHERE site_id = $1`, env.siteID); n[0][0] != "0" {

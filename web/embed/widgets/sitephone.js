@@ -158,6 +158,21 @@
       }
     });
     if (R.captchaNew) R.captchaNew.addEventListener('click', captcha);
+    // An error shown goes away once its field is right.
+    const recheck = () => {
+      const now = panel.getErrors() || {};
+      const keep = {};
+      let shown = false;
+      panel.el.querySelectorAll('[c-error]').forEach((e) => {
+        const n = e.getAttribute('c-error');
+        if (!e.textContent) return;
+        shown = true;
+        if (now[n]) keep[n] = now[n];
+      });
+      if (shown) panel.showErrors(keep, C.FIELD_ERRORS);
+    };
+    R.form.addEventListener('input', recheck);
+    R.form.addEventListener('change', recheck);
 
     panel.on('submit', (w, values) => {
       if (sending) return;
