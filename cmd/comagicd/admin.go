@@ -80,7 +80,7 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         once while the visitor waits; prints its id and secret, shown once
   callback-scenario list --site KEY
   callback-scenario remove --site KEY --id ID
-
+` + adminLeadRuleUsage + `
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
 
@@ -103,6 +103,8 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return adminInviteRule(ctx, args[1], args[2:], stdout, stderr)
 		case "webhook":
 			return adminWebhook(ctx, args[1], args[2:], stdout, stderr)
+		case "lead-rule":
+			return adminLeadRule(ctx, args[1], args[2:], stdout, stderr)
 		case "callback-scenario":
 			return adminCallbackScenario(ctx, args[1], args[2:], stdout, stderr)
 		}

@@ -134,6 +134,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Chat:           cp.Deps,
 		Captcha:        capt,
 		Callbacks:      cbs,
+		LeadRules:      postgres.NewLeadRules(db),
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {

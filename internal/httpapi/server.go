@@ -46,6 +46,11 @@ type Sites interface {
 	OriginKnown(ctx context.Context, origin string) (bool, error)
 }
 
+// LeadRules gives a site's active lead rules (cached; SPEC §10).
+type LeadRules interface {
+	Active(ctx context.Context, siteID int64) ([]comagic.LeadRule, error)
+}
+
 // Pinger reports whether the database answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -79,6 +84,8 @@ type Deps struct {
 	Captcha Captcha
 	// Callbacks takes call-back orders; nil leaves the endpoint out.
 	Callbacks Callbacks
+	// LeadRules gives the lead rules the bootstrap answer carries; nil sends none.
+	LeadRules LeadRules
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on

@@ -28,6 +28,9 @@ type hitAnswer struct {
 	// OperatorsOnline tells whether an operator of the site can chat now
 	// (bootstrap only; Comagic.getOperatorStatus).
 	OperatorsOnline *bool `json:"operators_online,omitempty"`
+	// LeadRules are the site's active lead rules of the lead forms enabled in
+	// Settings (bootstrap only; SPEC §10).
+	LeadRules []comagic.LeadRule `json:"lead_rules,omitempty"`
 }
 
 // recordPageView is the shared body of bootstrap and hit.
@@ -83,8 +86,30 @@ func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSet
 			}
 		}
 		ans.OperatorsOnline = &online
+		ans.LeadRules = h.leadRules(r, site, ans.Settings)
 	}
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// leadRules returns the site's active lead rules of the widgets enabled in
+// settings; nil when there are none or they cannot be read (the page then
+// shows no lead form, and the rest of the answer still goes out).
+func (h *Handler) leadRules(r *http.Request, site *comagic.Site, settings map[string]json.RawMessage) []comagic.LeadRule {
+	if h.LeadRules == nil || len(settings) == 0 {
+		return nil
+	}
+	all, err := h.LeadRules.Active(r.Context(), site.ID)
+	if err != nil {
+		h.Logger.Warn("bootstrap: lead rules", "site", site.ID, "err", err)
+		return nil
+	}
+	var out []comagic.LeadRule
+	for _, rule := range all {
+		if s, ok := settings[rule.Widget]; ok && len(s) > 0 && string(s) != "null" {
+			out = append(out, rule)
+		}
+	}
+	return out
 }
 
 // bootstrap answers the one request of every page view.
