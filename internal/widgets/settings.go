@@ -166,6 +166,23 @@ func nested(o object) rule {
 	}
 }
 
+// callTime is an offered call time: ms since the epoch or a date string.
+var callTime = oneOf(str, integer(0, 1<<53))
+
+// callDay is a day of the vendor's delayed_call_times: both keys required.
+func callDay(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "must be an object"
+	}
+	for _, k := range []string{"date", "times"} {
+		if _, ok := m[k]; !ok {
+			return "." + k + ": is required"
+		}
+	}
+	return nested(object{"date": callTime, "times": list(callTime)})(v)
+}
+
 var (
 	groups = oneOf(list(nested(object{"id": id, "name": str})), null)
 	fields = oneOf(list(nested(object{
@@ -173,13 +190,15 @@ var (
 		"title":       str,
 		"is_required": boolean,
 	})), null)
-	// delayed_call_times: null or false when off, a list of offered times when on.
+	// delayed_call_times: null or false when off; when on, a list of offered
+	// times, or the vendor's list of days {date, times: [...]} (date and
+	// times as ms since the epoch or date strings).
 	callTimes = oneOf(null, func(v any) string {
 		if v != false {
 			return "must be false"
 		}
 		return ""
-	}, list(oneOf(str, integer(0, 1<<53))))
+	}, list(oneOf(callTime, callDay)))
 	connectWays = list(connect)
 )
 

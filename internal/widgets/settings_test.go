@@ -55,6 +55,20 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("Validate(%s, %s) = %v, want %q", c.vc, c.json, err, c.want)
 		}
 	}
+	// The vendor's days of call times, and a flat list, are both accepted; a
+	// day without times is not.
+	for _, ok := range []string{
+		`{"delayed_call_times":[{"date":1795478400000,"times":[1795500000000,1795503600000]}]}`,
+		`{"delayed_call_times":[{"date":"2026-11-24","times":["2026-11-24T10:00:00+03:00"]}]}`,
+		`{"delayed_call_times":["10:00","11:00"]}`,
+	} {
+		if _, err := Validate("sitephone", []byte(ok)); err != nil {
+			t.Errorf("Validate(%s): %v", ok, err)
+		}
+	}
+	if _, err := Validate("sitephone", []byte(`{"delayed_call_times":[{"date":1}]}`)); comagic.ErrorCode(err) != comagic.EINVALID {
+		t.Errorf("a day without times: %v", err)
+	}
 	out, err := Validate("sitephone", []byte("{\n  \"title\": \"Звонок\"\n}"))
 	if err != nil || string(out) != `{"title":"Звонок"}` {
 		t.Fatalf("%s %v", out, err)
