@@ -26,6 +26,10 @@ const consultantBudget = 40 * 1024
 // the default sitephone: framework, controller, CSS and templates.
 const sitephoneBudget = 36 * 1024
 
+// leadBudget is the gzip size budget of what a page fetches lazily for the
+// default lead forms: framework, lead.js, lead.css and the three templates.
+const leadBudget = 34 * 1024
+
 var shared struct {
 	once sync.Once
 	a    *Assets
@@ -257,5 +261,29 @@ func TestBuildErrorNamesFile(t *testing.T) {
 	_, err := build(fsys, "src/main.js")
 	if err == nil || !strings.Contains(err.Error(), "src/broken.js:2") {
 		t.Fatalf("error %v does not name src/broken.js:2", err)
+	}
+}
+
+func TestLeadFormsSizeBudget(t *testing.T) {
+	a := newAssets(t)
+	n := a.WidgetSize("lead")
+	t.Logf("lead forms (ui.js, ui.css, lead.js, .css, .tpls.json): %d bytes gzip", n)
+	if n <= 0 || n > leadBudget {
+		t.Fatalf("the default lead forms are %d bytes gzip, budget is %d", n, leadBudget)
+	}
+	res := get(t, a, "/static/widgets/lead.tpls.json")
+	var tpls map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&tpls); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"call_generator", "offline_message_generator", "personal_form"} {
+		if !strings.Contains(tpls[name], "cmgl-card") {
+			t.Errorf("template %s missing or empty: %q", name, tpls[name])
+		}
+	}
+	for _, p := range []string{"/static/widgets/lead.js", "/static/widgets/lead.css"} {
+		if res := get(t, a, p); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: HTTP %d", p, res.StatusCode)
+		}
 	}
 }

@@ -527,7 +527,7 @@ vc('personal_form', function (settings) {
 	if !Eval[bool](tab, `pf.isSubmitted()`) {
 		t.Error("personal_form isSubmitted() false after submit()")
 	}
-	actions := env.waitRows(t, 1, `SELECT widget, action, is_lead, data->>'answer', visitor_id FROM lead_actions WHERE `+siteFilter+` AND action = 'submit'`, env.SiteKey)
+	actions := env.waitRows(t, 1, `SELECT widget, action, is_lead, data->>'answer', visitor_id FROM lead_actions WHERE `+siteFilter+` AND action = 'submit' AND widget = 'personal_form'`, env.SiteKey)
 	if want := fmt.Sprint([][]string{{"personal_form", "submit", "true", "yes", fmt.Sprint(int64(c["visitor_id"].(float64)))}}); fmt.Sprint(actions) != want {
 		t.Errorf("lead actions %v, want %s", actions, want)
 	}

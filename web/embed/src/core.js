@@ -18,6 +18,7 @@ export const S = {
   device: '',
   ops: false,
   settings: null,
+  rules: null, // lead rules of the bootstrap answer (evaluated by the widget framework)
   bootUrl: '',
   lastUrl: '',
   waiters: [],
@@ -83,6 +84,7 @@ function apply(d) {
   if (d.device_type) S.device = String(d.device_type);
   if (hasOwn(d, 'operators_online')) S.ops = d.operators_online === true;
   if (d.settings) S.settings = d.settings;
+  if (d.lead_rules) S.rules = d.lead_rules;
   if (!prev || prev.session_id !== S.c.session_id) {
     // A new session: what we knew about properties may be stale. Keep what
     // this page already set (it is about to be sent) and what this session

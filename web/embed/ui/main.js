@@ -4,6 +4,7 @@
 // consultant and sitephone once per page, lead forms on every display.
 
 import { CALL } from '../src/calltexts.js';
+import { startLeads } from './leads.js';
 import { compile, escape } from './tpl.js';
 import { mobile } from './mobile.js';
 import { createEl, makeSubclasses, registry, Widget } from './widget.js';
@@ -12,8 +13,9 @@ const C = window.Comagic;
 const env = C && C.UI && C.UI._env;
 
 const ONCE = { consultant: 1, sitephone: 1 };
-// View controllers with a default widget in /static/widgets/.
-const DEFAULTS = { consultant: 1, sitephone: 1 };
+// View controllers with a default widget in /static/widgets/: the name of
+// its files (the lead forms share lead.js, lead.css and lead.tpls.json).
+const DEFAULTS = { consultant: 'consultant', sitephone: 'sitephone', call_generator: 'lead', offline_message_generator: 'lead', personal_form: 'lead' };
 
 const own = Object.prototype.hasOwnProperty;
 const warn = (m) => { try { console.warn('Comagic: ' + m); } catch (e) { /* no console */ } };
@@ -155,7 +157,11 @@ function loadCSS(href, done) {
   document.head.appendChild(l);
 }
 
+const scripts = {};
+
 function loadScript(src) {
+  if (scripts[src]) return;
+  scripts[src] = 1;
   const s = document.createElement('script');
   s.async = true;
   s.src = src;
@@ -178,7 +184,7 @@ function prepare(vc) {
   const st = (vcs[vc] = { opt: opt, left: 2, tpls: {}, ran: false, displays: 0 });
   const step = () => { if (--st.left === 0) { if (uiCSS) tryRun(vc); else waitingForUICSS.push(vc); } };
 
-  const css = opt.css || (DEFAULTS[vc] ? base + vc + '.css' : '');
+  const css = opt.css || (DEFAULTS[vc] ? base + DEFAULTS[vc] + '.css' : '');
   if (css) loadCSS(css, step);
   else step();
 
@@ -189,7 +195,7 @@ function prepare(vc) {
   const custom = {};
   if (!n) step();
   if (DEFAULTS[vc]) {
-    getText(base + vc + '.tpls.json', (t) => {
+    getText(base + DEFAULTS[vc] + '.tpls.json', (t) => {
       let d = {};
       try { d = t ? JSON.parse(t) : {}; } catch (e) { warn('bad default templates of ' + vc); }
       for (const k in d) if (own.call(d, k) && !own.call(custom, k)) st.tpls[k] = d[k];
@@ -202,8 +208,11 @@ function prepare(vc) {
   }));
 
   if (opt.js) loadScript(String(opt.js));
-  else if (DEFAULTS[vc] && !env.reg[vc]) loadScript(base + vc + '.js');
-  if (!ONCE[vc]) st.displays = 1; // a lead form enabled at bootstrap is displayed once
+  else if (DEFAULTS[vc] && !env.reg[vc]) loadScript(base + DEFAULTS[vc] + '.js');
+  // A lead form enabled at bootstrap is displayed once, unless lead rules
+  // decide when it shows (leads.js).
+  const ruled = (env.S.rules || []).some((r) => r && r.widget === vc);
+  if (!ONCE[vc] && !ruled) st.displays = 1;
 }
 
 function tryRun(vc) {
@@ -257,6 +266,9 @@ function start() {
     const s = env.S.settings;
     if (!env.S.cfg.widgetsOff && s && own.call(s, list[i]) && s[list[i]] != null) prepare(list[i]);
   }
+  const leads = startLeads(env, registry, (vc) => !!vcs[vc], env.display);
+  // leadHandled(vc) is called by a lead form's submit and cancel.
+  env.leadHandled = (vc) => { if (leads) leads.handled(vc); };
 }
 
 if (env && !env.started) {

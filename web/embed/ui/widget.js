@@ -545,37 +545,70 @@ export function makeSubclasses(env, C) {
 
   // Lead forms: submit(data) records the lead, cancel() the refusal. The
   // leadsubmit event gets {success, info: {title, message}} whether the
-  // submit worked or not, so the form can say so.
+  // submit worked or not, so the form can say so. While one is visible the
+  // visitor's state is 'lead' (consultant_chat.getState(), statechange).
+  let leadShown = false;
+  const leadState = () => setTimeout(() => {
+    const chat = registry.consultant_chat;
+    let on = false;
+    for (let i = 0; i < LEADS.length; i++) on = on || (!!registry[LEADS[i]] && registry[LEADS[i]].isVisible());
+    if (on === leadShown) return;
+    leadShown = on;
+    if (chat) chat.fire('statechange', chat.getState());
+  }, 0);
+  const handled = (name) => { if (typeof env.leadHandled === 'function') env.leadHandled(name); };
+
   class Lead extends Widget {
+    constructor(name, config) {
+      super(name, config);
+      ['render', 'show', 'hide', 'destroy'].forEach((e) => this.on(e, leadState));
+    }
+
     /** isSubmitted tells whether submit() was called on this display. */
     isSubmitted() { return !!this._submitted; }
 
+    /** submit records the lead: call_generator orders a callback (phone,
+     * group_id, delayed_call_time, captcha_key, captcha_value; other fields
+     * go along as values), offline_message_generator sends an offline
+     * request, personal_form records the data; each is also logged as the
+     * form's submit. */
     submit(data) {
       this._submitted = true;
       data = Object.assign({}, data);
+      handled(this.name);
       const done = (ev) => this.fire('leadsubmit', ev);
-      if (this.name === 'call_generator') {
-        window.ComagicWidget.sitePhoneCall(data, (r) => done(callInfo(r)));
-        return;
-      }
-      if (this.name === 'offline_message_generator') {
-        api().addOfflineRequest(Object.assign({ form_name: this.settings.title || this.name }, data), (o) => {
+      if (this.name === 'personal_form') {
+        env.leadAction(this.name, 'submit', data, (o) => {
           const ok = !!o && o.success === true;
-          const t = ok ? C.OFFLINE_MESSAGE_SENT : C.OFFLINE_MESSAGE_FAILED;
-          const ev = { success: ok, info: { title: t.title, message: t.message } };
-          if (!ok) ev.error = (o && o.error) || { code: 'network', message: '' };
-          done(ev);
+          const t = ok ? C.LEAD_SENT : C.LEAD_FAILED;
+          done({ success: ok, info: { title: t.title, message: t.message } });
         });
         return;
       }
-      env.leadAction(this.name, 'submit', data, (o) => {
+      env.leadAction(this.name, 'submit', {}, null);
+      if (this.name === 'call_generator') {
+        const extra = {};
+        let more = false;
+        for (const k in data) {
+          if (own.call(data, k) && !own.call(CALL_KEYS, k) && data[k] != null && typeof data[k] !== 'object' && typeof data[k] !== 'function') {
+            extra[k] = String(data[k]);
+            more = true;
+          }
+        }
+        env.callback(data, 'call_generator', more ? extra : null, (r) => done(callInfo(r)));
+        return;
+      }
+      api().addOfflineRequest(Object.assign({ form_name: this.settings.title || this.settings.banner_title || this.name }, data), (o) => {
         const ok = !!o && o.success === true;
-        const t = ok ? C.LEAD_SENT : C.LEAD_FAILED;
-        done({ success: ok, info: { title: t.title, message: t.message } });
+        const t = ok ? C.OFFLINE_MESSAGE_SENT : C.OFFLINE_MESSAGE_FAILED;
+        const ev = { success: ok, info: { title: t.title, message: t.message } };
+        if (!ok) ev.error = (o && o.error) || { code: 'network', message: '' };
+        done(ev);
       });
     }
 
     cancel() {
+      handled(this.name);
       env.leadAction(this.name, 'cancel', {}, () => this.fire('leadcancel', this));
     }
   }
