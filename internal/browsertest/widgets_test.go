@@ -306,7 +306,9 @@ func TestWidgetFramework(t *testing.T) {
 	tab := newTab(t)
 	tab.Go(pages.Page("/fw", embedPage(env.syncEmbed(opts), frameworkPage)))
 	waitBoot(tab)
-	r := Wait[map[string]any](tab, `window.R && R.order.includes('after') && R`, boot)
+	// The personal_form controller runs once its default templates arrived,
+	// independently of the sitephone one.
+	r := Wait[map[string]any](tab, `window.R && R.order.includes('after') && R.leadRuns > 0 && R`, boot)
 
 	want := map[string]any{
 		"runs":             1.0,
