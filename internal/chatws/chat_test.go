@@ -328,6 +328,7 @@ func TestLateAnswerMailed(t *testing.T) {
 	vws.Wait(t, testenv.Event("join"), "join")
 	vws.Conn.Close()
 	vws.Closed(time.Second)
+	waitSockets(t, f, 1) // the server noticed the page left; the operator's remains
 	ows.Call(t, map[string]any{"type": "message", "chat_id": num(r["chat_id"]), "uid": "a1", "text": "Да, есть размер M."})
 	m := f.mail.WaitFor(t, "late@shop.example")
 	if !strings.Contains(m.Body, "Да, есть размер M.") {
@@ -573,6 +574,9 @@ func TestAvailability(t *testing.T) {
 	// operator is offline.
 	ows.Conn.Close()
 	ows.Closed(time.Second)
+	// Wait until the server has noticed: the socket is no longer counted
+	// (its goodbye is recorded before that).
+	waitSockets(t, f, 1)
 	// Within the grace time nothing changes.
 	if err := f.srv.App.Chat.ExpirePresence(t.Context()); err != nil {
 		t.Fatal(err)
@@ -808,5 +812,17 @@ func TestSocketsOutliveRequestTimeouts(t *testing.T) {
 	}
 	if r := vws.Call(t, map[string]any{"type": "message", "uid": "late", "text": "я ещё здесь"}); r["ok"] != true {
 		t.Fatalf("visitor after the timeouts: %v", r)
+	}
+}
+
+// waitSockets waits until the server holds at most n websockets.
+func waitSockets(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.srv.App.ChatServer.Connections() > n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server still holds %d sockets, want at most %d", f.srv.App.ChatServer.Connections(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
