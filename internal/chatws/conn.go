@@ -44,6 +44,8 @@ type conn struct {
 	once    sync.Once
 	limiter *rate.Limiter
 	logger  *slog.Logger
+	// afterSync, when set, runs after the frames of a sync were written.
+	afterSync func(ctx context.Context)
 }
 
 func newConn(ws *websocket.Conn, logger *slog.Logger) *conn {
@@ -143,6 +145,9 @@ func (c *conn) writeLoop(ctx context.Context, sync func(ctx context.Context) ([]
 				if !write(b) {
 					return
 				}
+			}
+			if len(frames) > 0 && c.afterSync != nil {
+				c.afterSync(ctx)
 			}
 		case <-ping.C:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))

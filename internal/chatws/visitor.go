@@ -91,7 +91,9 @@ type visitorSession struct {
 	stateTag   string
 	// verified is the chat this session checked is the visitor's.
 	verified int64
-	extra    []any // ephemeral frames (typing, availability) for polls
+	// seen are (chat, seq) of operator answers in frames about to be sent.
+	seen  [][2]int64
+	extra []any // ephemeral frames (typing, availability) for polls
 }
 
 func newVisitorSession(s *Server, v chat.Visitor, chatID, after int64, stateTag string) *visitorSession {
@@ -243,11 +245,27 @@ func (vs *visitorSession) events(ctx context.Context) ([]any, error) {
 	}
 	vs.mu.Unlock()
 	if operatorSeen {
-		if err := vs.s.chat.MarkSeen(ctx, chatID, seq); err != nil {
-			vs.s.logger.Warn("chatws: mark seen", "chat", chatID, "err", err)
-		}
+		// Recorded once the frames are out (flushSeen): an answer written to
+		// a socket that died meanwhile still goes out by mail.
+		vs.mu.Lock()
+		vs.seen = append(vs.seen, [2]int64{chatID, seq})
+		vs.mu.Unlock()
 	}
 	return frames, nil
+}
+
+// flushSeen records that the visitor's page received the operator answers
+// of the frames just sent.
+func (vs *visitorSession) flushSeen(ctx context.Context) {
+	vs.mu.Lock()
+	seen := vs.seen
+	vs.seen = nil
+	vs.mu.Unlock()
+	for _, cs := range seen {
+		if err := vs.s.chat.MarkSeen(ctx, cs[0], cs[1]); err != nil && ctx.Err() == nil {
+			vs.s.logger.Warn("chatws: mark seen", "chat", cs[0], "err", err)
+		}
+	}
 }
 
 // handle runs one visitor command and returns its reply (nil for none).
@@ -339,6 +357,7 @@ func (s *Server) ServeVisitor(w http.ResponseWriter, r *http.Request, v chat.Vis
 			s.logger.Warn("chatws: auto-invite check", "err", err)
 		}
 	}()
+	c.afterSync = vs.flushSeen
 	go c.writeLoop(ctx, vs.sync)
 	// The reader runs on a goroutine of its own and the handler returns: the
 	// HTTP server then lets go of the request's buffers and deep stack, which
@@ -444,5 +463,6 @@ func (s *Server) Poll(ctx context.Context, v chat.Visitor, req *PollRequest) (*P
 	vs.mu.Lock()
 	out.ChatID, out.After, out.StateTag = vs.chatID, vs.seq, vs.stateTag
 	vs.mu.Unlock()
+	vs.flushSeen(ctx)
 	return out, nil
 }
