@@ -84,6 +84,21 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
 
+// openAdminSite opens the database and finds the site of a per-site admin
+// command (what names the command in errors). The caller closes db.
+func openAdminSite(ctx context.Context, dbURL, siteKey, what string) (*pgxpool.Pool, *comagic.Site, error) {
+	db, err := openAdminDB(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	site, err := postgres.NewSites(db).SiteByKey(ctx, siteKey)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return db, site, nil
+}
+
 // multi collects a repeated string flag.
 type multi []string
 

@@ -55,15 +55,11 @@ func adminInviteRule(ctx context.Context, action string, args []string, stdout, 
 		fmt.Fprint(stderr, adminUsage)
 		return fmt.Errorf("admin invite-rule: unknown action %q", action)
 	}
-	db, err := openAdminDB(ctx, *dbURL)
+	db, site, err := openAdminSite(ctx, *dbURL, *siteKey, "admin invite-rule")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	site, err := postgres.NewSites(db).SiteByKey(ctx, *siteKey)
-	if err != nil {
-		return fmt.Errorf("admin invite-rule: %w", err)
-	}
 	chats := postgres.NewChats(db)
 	switch action {
 	case "add":

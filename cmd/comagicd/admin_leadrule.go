@@ -64,15 +64,11 @@ func adminLeadRule(ctx context.Context, action string, args []string, stdout, st
 		fmt.Fprint(stderr, adminUsage)
 		return fmt.Errorf("admin lead-rule: unknown action %q", action)
 	}
-	db, err := openAdminDB(ctx, *dbURL)
+	db, site, err := openAdminSite(ctx, *dbURL, *siteKey, "admin lead-rule")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	site, err := postgres.NewSites(db).SiteByKey(ctx, *siteKey)
-	if err != nil {
-		return fmt.Errorf("admin lead-rule: %w", err)
-	}
 	store := postgres.NewLeadRules(db)
 	switch action {
 	case "add":
