@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/comagicd/comagicd/internal/poll"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -52,7 +53,7 @@ type Dispatcher struct {
 	db   *pgxpool.Pool
 	log  *slog.Logger
 	opt  DispatcherOptions
-	wake chan struct{}
+	wake poll.Waker
 }
 
 // NewDispatcher returns a dispatcher of the orders in db. It does not start:
@@ -76,32 +77,19 @@ func NewDispatcher(db *pgxpool.Pool, log *slog.Logger, opt DispatcherOptions) *D
 	if opt.Client == nil {
 		opt.Client = noRedirectClient()
 	}
-	return &Dispatcher{db: db, log: log, opt: opt, wake: make(chan struct{}, 1)}
+	return &Dispatcher{db: db, log: log, opt: opt, wake: poll.NewWaker()}
 }
 
 // Notify wakes the dispatcher at once (after an order was stored) instead of
 // at its next poll. It never blocks.
 func (d *Dispatcher) Notify() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.wake.Notify()
 }
 
 // Run dispatches due orders until ctx ends, then returns nil. Database and
 // HTTP errors are logged and retried; they never stop it.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	tick := time.NewTicker(d.opt.Interval)
-	defer tick.Stop()
-	for {
-		d.drain(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-d.wake:
-		}
-	}
+	return d.wake.Loop(ctx, d.opt.Interval, d.drain)
 }
 
 // claimed is an order taken by a dispatcher, with where it goes.

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"github.com/comagicd/comagicd/internal/poll"
 	"log/slog"
 	"time"
 )
@@ -69,7 +70,7 @@ type Outbox struct {
 	sender Sender
 	log    *slog.Logger
 	opt    OutboxOptions
-	wake   chan struct{}
+	wake   poll.Waker
 }
 
 // NewOutbox returns an outbox worker sending from queue through sender. It does
@@ -87,32 +88,19 @@ func NewOutbox(queue Queue, sender Sender, log *slog.Logger, opt OutboxOptions) 
 	if opt.Backoff == nil {
 		opt.Backoff = Backoff
 	}
-	return &Outbox{queue: queue, sender: sender, log: log, opt: opt, wake: make(chan struct{}, 1)}
+	return &Outbox{queue: queue, sender: sender, log: log, opt: opt, wake: poll.NewWaker()}
 }
 
 // Notify wakes the worker at once (after a message was queued and committed)
 // instead of at its next poll. It never blocks.
 func (o *Outbox) Notify() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.wake.Notify()
 }
 
 // Run delivers due mail until ctx ends, then returns nil. Database and SMTP
 // errors are logged and retried; they never stop the worker.
 func (o *Outbox) Run(ctx context.Context) error {
-	tick := time.NewTicker(o.opt.Interval)
-	defer tick.Stop()
-	for {
-		o.drain(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-o.wake:
-		}
-	}
+	return o.wake.Loop(ctx, o.opt.Interval, o.drain)
 }
 
 // drain sends due mail batch by batch until none is left or ctx ends.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/comagicd/comagicd/internal/poll"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,7 +51,7 @@ type Dispatcher struct {
 	store *Store
 	log   *slog.Logger
 	opt   Options
-	wake  chan struct{}
+	wake  poll.Waker
 }
 
 // NewDispatcher returns a dispatcher of store's deliveries. It does not start:
@@ -71,32 +72,19 @@ func NewDispatcher(store *Store, log *slog.Logger, opt Options) *Dispatcher {
 	if opt.Client == nil {
 		opt.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Dispatcher{store: store, log: log, opt: opt, wake: make(chan struct{}, 1)}
+	return &Dispatcher{store: store, log: log, opt: opt, wake: poll.NewWaker()}
 }
 
 // Notify wakes the dispatcher at once (after a delivery was queued and
 // committed) instead of at its next poll. It never blocks.
 func (d *Dispatcher) Notify() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.wake.Notify()
 }
 
 // Run delivers due deliveries until ctx ends, then returns nil. Database and
 // HTTP errors are logged and retried; they never stop it.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	tick := time.NewTicker(d.opt.Interval)
-	defer tick.Stop()
-	for {
-		d.drain(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-d.wake:
-		}
-	}
+	return d.wake.Loop(ctx, d.opt.Interval, d.drain)
 }
 
 // drain sends due deliveries batch by batch, each batch's concurrently, until
