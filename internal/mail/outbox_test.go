@@ -37,6 +37,15 @@ func waitClaims(t *testing.T, q *countingQueue, n int64) {
 	waitFor(t, fmt.Sprintf("%d claims", n), 10*time.Second, func() bool { return q.claims.Load() >= target })
 }
 
+// nudge wakes o and waits for the look it takes. The count is read before
+// the wake-up: the look may be over before Notify returns.
+func nudge(t *testing.T, o *mail.Outbox, q *countingQueue) {
+	t.Helper()
+	target := q.claims.Load() + 1
+	o.Notify()
+	waitFor(t, "a claim after Notify", 10*time.Second, func() bool { return q.claims.Load() >= target })
+}
+
 // run starts o.Run and stops it when the test ends, checking that it returns nil.
 func run(t *testing.T, o *mail.Outbox) context.CancelFunc {
 	t.Helper()
@@ -111,8 +120,7 @@ func TestOutboxDeliversOnce(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	o.Notify()
-	waitClaims(t, q, 1)
+	nudge(t, o, q)
 	if n := len(srv.messages()); n != 0 {
 		t.Fatalf("a rolled-back mail was sent (%d messages)", n)
 	}
@@ -137,8 +145,7 @@ func TestOutboxDeliversOnce(t *testing.T) {
 	}
 	// Later looks do not send it again.
 	for range 3 {
-		o.Notify()
-		waitClaims(t, q, 1)
+		nudge(t, o, q)
 	}
 	msgs := srv.messages()
 	if len(msgs) != 1 {
