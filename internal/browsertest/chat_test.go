@@ -188,7 +188,11 @@ func TestChat_DefaultWidget(t *testing.T) {
 	waitLog(t, tab2, all...)
 	waitLog(t, tab, all...)
 
-	// Closed window: an operator message counts as unread on the label.
+	// Closed window: an operator message counts as unread on the label. The
+	// count is the visitor's, shared by the tabs: the second tab's window
+	// closes too, or it would read the message there and clear the count.
+	tab2.Run(chromedp.Click(chromedp.CSS(`.cmgd-chat [c-ref=close]`)))
+	Wait[bool](tab2, `!Comagic.UI.getWidget('consultant_chat').isVisible()`, boot)
 	tab.Run(chromedp.Click(chromedp.CSS(`.cmgd-chat [c-ref=close]`)))
 	Wait[bool](tab, `!Comagic.UI.getWidget('consultant_chat').isVisible() && document.activeElement.className === 'cmgd-label__button'`, boot)
 	say(t, ows, chatID, "o3", "Вы здесь?")

@@ -479,7 +479,12 @@ export function createChat(env) {
       show(m);
       // Operator messages count as unread until a controller clears them
       // (the vendor's do when the chat is visible).
-      if (m.sender === 'operator') store.setItem('_cmg_unread', unread() + 1);
+      // The count is the visitor's, shared by the tabs that all receive the
+      // message: the highest message id counted keeps it from counting twice.
+      if (m.sender === 'operator' && +m.message_id > (+store.getItem('_cmg_unread_id') || 0)) {
+        store.setItem('_cmg_unread_id', +m.message_id);
+        store.setItem('_cmg_unread', unread() + 1);
+      }
       if (k === 'invite') {
         m.invite_message = m.text;
         fire('invite', m);
