@@ -276,14 +276,21 @@ func TestRetry(t *testing.T) {
 	d := webhooks.NewDispatcher(store, quiet(), webhooks.Options{Interval: 20 * time.Millisecond,
 		Backoff: func(attempts int) time.Duration {
 			// Read the log while the delivery waits for its next attempt.
+			// Backoff is asked before the failure is recorded: wait for the
+			// row to show this attempt (it waits 500 ms for the next one).
 			go func() {
-				time.Sleep(5 * time.Millisecond)
-				l, _ := store.Deliveries(ctx, hook.ID, 1)
-				mu.Lock()
-				failedLog = append(failedLog, l...)
-				mu.Unlock()
+				for range 200 {
+					l, _ := store.Deliveries(ctx, hook.ID, 1)
+					if len(l) == 1 && l[0].Attempts >= attempts {
+						mu.Lock()
+						failedLog = append(failedLog, l...)
+						mu.Unlock()
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
 			}()
-			return 200 * time.Millisecond
+			return 500 * time.Millisecond
 		}})
 	runDispatchers(t, d)
 	if n, err := webhooks.Publish(ctx, db, acc, webhooks.EventChatClosed, map[string]any{"chat_id": 7}); err != nil || n != 1 {
