@@ -29,7 +29,11 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         list sites with their account, key and domains
   site update --site KEY [--domain DOMAIN...] [--time-zone TZ] [--region RU]
         [--session-timeout 30m] [--anonymize-ip=true|false]
-        change a site; --domain replaces the list of domains
+        [--call-hours "mon-fri 09:00-18:00; sat 10:00-14:00"]
+        change a site; --domain replaces the list of domains; --call-hours
+        sets the working hours for call-backs in the site's time zone
+        (days mon..sun or daily, ranges like mon-fri, several intervals a
+        day); --call-hours '' removes them (around the clock)
   site settings --site KEY --widget VC --device desktop|tablet|mobile --file settings.json
         set the settings object of a widget (view controller: consultant,
         sitephone, call_generator, offline_message_generator, personal_form)
@@ -160,6 +164,7 @@ func adminSite(ctx context.Context, action string, args []string, stdin io.Reade
 	region := fs.String("region", "", "default phone region, e.g. RU")
 	timeout := fs.Duration("session-timeout", 0, "session timeout, e.g. 30m")
 	anon := fs.String("anonymize-ip", "", "true or false")
+	hours := fs.String("call-hours", "", `working hours for call-backs, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00" ('' = around the clock)`)
 	widget := fs.String("widget", "", "view controller: "+strings.Join(widgets.ViewControllers, ", "))
 	device := fs.String("device", "", "device type: desktop, tablet or mobile")
 	file := fs.String("file", "", "settings JSON file ('-' for standard input)")
@@ -221,6 +226,11 @@ func adminSite(ctx context.Context, action string, args []string, stdin io.Reade
 			d := time.Duration(*timeout)
 			o.SessionTimeout = &d
 		}
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "call-hours" {
+				o.CallSchedule = hours
+			}
+		})
 		switch *anon {
 		case "":
 		case "true", "false":
@@ -233,8 +243,12 @@ func adminSite(ctx context.Context, action string, args []string, stdin io.Reade
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "site_key: %s\ndomains: %s\ntime_zone: %s\nregion: %s\nsession_timeout: %s\nanonymize_ip: %t\n",
-			s.Key, strings.Join(s.Domains, ","), s.TimeZone, s.Region, s.SessionTimeout, s.AnonymizeIP)
+		callHours := "around the clock"
+		if s.CallSchedule != nil {
+			callHours = s.CallSchedule.String()
+		}
+		fmt.Fprintf(stdout, "site_key: %s\ndomains: %s\ntime_zone: %s\nregion: %s\nsession_timeout: %s\nanonymize_ip: %t\ncall_hours: %s\n",
+			s.Key, strings.Join(s.Domains, ","), s.TimeZone, s.Region, s.SessionTimeout, s.AnonymizeIP, callHours)
 		return nil
 	case "settings":
 		return siteSettings(ctx, sites, *siteKey, *widget, *device, *file, *remove, stdin, stdout)

@@ -159,6 +159,12 @@ func (s *Service) Request(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return result(StatusError, CodeInvalidTime), nil
 	}
+	// A call asked for now while the site is closed waits for the opening.
+	if site.CallSchedule != nil && !due.After(now) {
+		if open := site.CallSchedule.NextOpen(now, site.Location); !open.IsZero() {
+			due = open
+		}
+	}
 	if CaptchaRequired(site, req.Device) {
 		ok, err := s.Captcha.Check(ctx, site.ID, req.CaptchaKey, req.CaptchaValue)
 		if err != nil {

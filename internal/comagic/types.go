@@ -2,6 +2,7 @@ package comagic
 
 import (
 	"encoding/json"
+	"github.com/comagicd/comagicd/internal/schedule"
 	"net"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ type Site struct {
 	ChatIdleTimeout time.Duration
 	// ChatMaxFileBytes bounds a file sent in a chat.
 	ChatMaxFileBytes int64
+	// CallSchedule is the site's working hours for call-backs (in Location);
+	// nil = around the clock.
+	CallSchedule *schedule.Week
+	// Location is TimeZone loaded (UTC when unknown).
+	Location *time.Location
 	// Settings holds the widget settings: {view controller: {device type: object}}.
 	Settings  map[string]map[string]json.RawMessage
 	CreatedAt time.Time

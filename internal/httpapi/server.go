@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/httprate"
 
+	"github.com/comagicd/comagicd/internal/callhours"
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/leads"
 	"github.com/comagicd/comagicd/internal/metrics"
@@ -95,6 +96,8 @@ type Handler struct {
 	router chi.Router
 	// ciFailures limits failed /vc/s/ lookups without key, by site key.
 	ciFailures *failureLimiter
+	// callTimes derives the call widgets' working-hours keys of the bootstrap.
+	callTimes *callhours.Cache
 }
 
 // Limits on failed /vc/s/ lookups without key (sk + ci), per site key: real
@@ -106,7 +109,7 @@ const (
 
 // New builds the router.
 func New(d Deps) *Handler {
-	h := &Handler{Deps: d, ciFailures: newFailureLimiter(maxCIFailures, ciFailureWindow)}
+	h := &Handler{Deps: d, ciFailures: newFailureLimiter(maxCIFailures, ciFailureWindow), callTimes: &callhours.Cache{}}
 	r := chi.NewRouter()
 	r.Use(h.recoverer, h.instrument, h.guard, h.clientIP)
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -76,7 +77,7 @@ func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSet
 		CookieSuffix: site.CookieSuffix(), DeviceType: hit.DeviceType,
 	}
 	if withSettings {
-		ans.Settings = site.SettingsFor(hit.DeviceType)
+		ans.Settings = h.callTimes.Settings(site, hit.DeviceType, time.Now())
 		online := false
 		if h.Chat != nil {
 			// Availability is cached for a moment per site; the chat's

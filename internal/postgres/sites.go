@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/comagicd/comagicd/internal/schedule"
 	"strings"
 	"sync"
 	"time"
@@ -52,15 +53,16 @@ func NewSites(db *pgxpool.Pool) *Sites {
 	return &Sites{db: db, now: time.Now, cache: map[string]cachedSite{}, keys: map[int64]string{}, origins: map[string]cachedBool{}}
 }
 
-const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at, chat_idle_timeout_s, chat_max_file_bytes`
+const siteColumns = `id, account_id, site_key, domains, time_zone, phone_region, session_timeout_s, anonymize_ip, settings, created_at, chat_idle_timeout_s, chat_max_file_bytes, call_schedule`
 
 // scanSite scans siteColumns, followed by any extra columns into extra.
 func scanSite(row pgx.Row, extra ...any) (*comagic.Site, error) {
 	var s comagic.Site
 	var timeout, idle int
 	var settings []byte
+	var hours *string
 	dest := append([]any{&s.ID, &s.AccountID, &s.Key, &s.Domains, &s.TimeZone, &s.Region, &timeout, &s.AnonymizeIP, &settings, &s.CreatedAt,
-		&idle, &s.ChatMaxFileBytes}, extra...)
+		&idle, &s.ChatMaxFileBytes, &hours}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -68,6 +70,17 @@ func scanSite(row pgx.Row, extra ...any) (*comagic.Site, error) {
 	s.ChatIdleTimeout = time.Duration(idle) * time.Second
 	if err := json.Unmarshal(settings, &s.Settings); err != nil {
 		return nil, fmt.Errorf("site %d settings: %w", s.ID, err)
+	}
+	s.Location = time.UTC
+	if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+		s.Location = loc
+	}
+	if hours != nil {
+		w, err := schedule.Parse(*hours)
+		if err != nil {
+			return nil, fmt.Errorf("site %d call schedule: %w", s.ID, err)
+		}
+		s.CallSchedule = &w
 	}
 	return &s, nil
 }
@@ -312,6 +325,9 @@ type SiteOptions struct {
 	Region         *string
 	SessionTimeout *time.Duration
 	AnonymizeIP    *bool
+	// CallSchedule is the working hours for call-backs in the text form of
+	// internal/schedule; "" removes them (around the clock).
+	CallSchedule *string
 }
 
 // UpdateSite changes the options that are set. Returns EINVALID, ENOTFOUND.
@@ -340,14 +356,29 @@ func (s *Sites) UpdateSite(ctx context.Context, key string, o SiteOptions) (*com
 		}
 		timeout = &t
 	}
+	var hours *string
+	clearHours := false
+	if o.CallSchedule != nil {
+		if strings.TrimSpace(*o.CallSchedule) == "" {
+			clearHours = true
+		} else {
+			w, err := schedule.Parse(*o.CallSchedule)
+			if err != nil {
+				return nil, comagic.Invalid("call_schedule", "call schedule: %v", err)
+			}
+			text := w.String()
+			hours = &text
+		}
+	}
 	const q = `UPDATE sites SET
 	             domains = COALESCE($2, domains),
 	             time_zone = COALESCE($3, time_zone),
 	             phone_region = COALESCE($4, phone_region),
 	             session_timeout_s = COALESCE($5, session_timeout_s),
-	             anonymize_ip = COALESCE($6, anonymize_ip)
+	             anonymize_ip = COALESCE($6, anonymize_ip),
+	             call_schedule = CASE WHEN $8 THEN NULL ELSE COALESCE($7, call_schedule) END
 	           WHERE site_key = $1 RETURNING ` + siteColumns
-	site, err := scanSite(s.db.QueryRow(ctx, q, key, domains, o.TimeZone, o.Region, timeout, o.AnonymizeIP))
+	site, err := scanSite(s.db.QueryRow(ctx, q, key, domains, o.TimeZone, o.Region, timeout, o.AnonymizeIP, hours, clearHours))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, comagic.Errorf(comagic.ENOTFOUND, "site %q not found", key)
 	}

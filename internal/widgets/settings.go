@@ -190,15 +190,11 @@ var (
 		"title":       str,
 		"is_required": boolean,
 	})), null)
-	// delayed_call_times: null or false when off; when on, a list of offered
-	// times, or the vendor's list of days {date, times: [...]} (date and
-	// times as ms since the epoch or date strings).
-	callTimes = oneOf(null, func(v any) string {
-		if v != false {
-			return "must be false"
-		}
-		return ""
-	}, list(oneOf(callTime, callDay)))
+	// delayed_call_times: null or false when off; true to offer the times of
+	// the site's working hours (the bootstrap derives them, see callhours.Scheduled);
+	// or a fixed list of offered times, or the vendor's list of days {date,
+	// times: [...]} (date and times as ms since the epoch or date strings).
+	callTimes   = oneOf(null, boolean, list(oneOf(callTime, callDay)))
 	connectWays = list(connect)
 )
 

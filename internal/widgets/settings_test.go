@@ -37,7 +37,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	cases := []struct{ vc, json, want string }{
 		{"consultant", `{"common":{"banner_color":"green"}}`, "common.banner_color: must be a colour"},
 		{"consultant", `{"offline_message":{"allowed_groups":[{"id":"x","name":"g"}]}}`, "offline_message.allowed_groups[0].id: must be a number"},
-		{"sitephone", `{"delayed_call_times":true}`, "delayed_call_times: must be null, or must be false, or must be an array"},
+		{"sitephone", `{"delayed_call_times":"yes"}`, "delayed_call_times: must be null, or must be true or false, or must be an array"},
 		{"consultant", `{"offline_message":{"fields":[{"name":"fax","title":"x","is_required":true}]}}`, "offline_message.fields[0].name: must be one of name, phone, email, message"},
 		{"consultant", `{"chat":{"retention":{"messages":[{"timeout":0,"text":"x"}]}}}`, "chat.retention.messages[0].timeout: must be an integer from 1 to 86400"},
 		{"sitephone", `{"h_position":"up","titel":"x"}`, "h_position: must be one of left, right, center"},
