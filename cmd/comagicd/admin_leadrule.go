@@ -16,9 +16,12 @@ import (
 // adminLeadRuleUsage documents the lead-rule commands (part of adminUsage's topics).
 const adminLeadRuleUsage = `  lead-rule add --site KEY --widget VC [--on-page 30s] [--on-site 2m]
         [--page-views N] [--url SUBSTRING] [--source SOURCE]
-        [--once-per session|visitor]
+        [--once-per session|visitor] [--on-exit]
         show a lead form (call_generator, offline_message_generator,
-        personal_form) once every condition given holds; at most once per
+        personal_form) once every condition given holds (with --on-exit,
+        then only when the visitor is about to leave the page: the pointer
+        leaves through the top of the window, or a fast scroll back up on a
+        touch screen); at most once per
         session (default) or visitor, and not after a lead form was
         submitted or cancelled there. The site needs settings of the widget.
   lead-rule list --site KEY
@@ -38,6 +41,7 @@ func adminLeadRule(ctx context.Context, action string, args []string, stdout, st
 	urlPart := fs.String("url", "", "the page URL contains this")
 	source := fs.String("source", "", "utm_source or referrer domain of the visit")
 	oncePer := fs.String("once-per", comagic.LeadOncePerSession, "session or visitor")
+	onExit := fs.Bool("on-exit", false, "show only on exit intent, once the other conditions hold")
 	id := fs.Int64("id", 0, "rule id (remove)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,7 +50,7 @@ func adminLeadRule(ctx context.Context, action string, args []string, stdout, st
 		return errors.New("admin lead-rule: --site is required")
 	}
 	rule := comagic.LeadRule{Widget: *widget, MinTimeOnPage: seconds(*onPage), MinTimeOnSite: seconds(*onSite),
-		MinPageViews: *pages, URLPattern: *urlPart, Source: *source, OncePer: *oncePer}
+		MinPageViews: *pages, URLPattern: *urlPart, Source: *source, OncePer: *oncePer, OnExit: *onExit}
 	switch action {
 	case "add":
 		if *onPage < 0 || *onSite < 0 {
@@ -92,8 +96,8 @@ func adminLeadRule(ctx context.Context, action string, args []string, stdout, st
 			return fmt.Errorf("admin lead-rule list: %w", err)
 		}
 		for _, r := range rules {
-			fmt.Fprintf(stdout, "%d\twidget=%s\ton_page=%ds\ton_site=%ds\tpage_views=%d\turl=%q\tsource=%q\tonce_per=%s\tactive=%t\n",
-				r.ID, r.Widget, r.MinTimeOnPage, r.MinTimeOnSite, r.MinPageViews, r.URLPattern, r.Source, r.OncePer, r.Active)
+			fmt.Fprintf(stdout, "%d\twidget=%s\ton_page=%ds\ton_site=%ds\tpage_views=%d\turl=%q\tsource=%q\tonce_per=%s\ton_exit=%t\tactive=%t\n",
+				r.ID, r.Widget, r.MinTimeOnPage, r.MinTimeOnSite, r.MinPageViews, r.URLPattern, r.Source, r.OncePer, r.OnExit, r.Active)
 		}
 	}
 	return nil

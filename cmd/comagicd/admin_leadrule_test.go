@@ -38,7 +38,7 @@ func TestAdminLeadRules(t *testing.T) {
 		t.Errorf("no note about the missing settings: %q", note)
 	}
 	id := m[1]
-	out, _, err = cli("lead-rule", "add", "--site", keys["Shop"], "--widget", "personal_form", "--once-per", "visitor")
+	out, _, err = cli("lead-rule", "add", "--site", keys["Shop"], "--widget", "personal_form", "--once-per", "visitor", "--on-exit")
 	if err != nil {
 		t.Fatalf("add personal_form: %q %v", out, err)
 	}
@@ -60,8 +60,8 @@ func TestAdminLeadRules(t *testing.T) {
 	}
 	// 1.5 s rounds up to 2 s; texts are trimmed; the default is once per session.
 	out, _, err = cli("lead-rule", "list", "--site", keys["Shop"])
-	want := id + "\twidget=call_generator\ton_page=2s\ton_site=120s\tpage_views=3\turl=\"/catalog\"\tsource=\"yandex\"\tonce_per=session\tactive=true\n" +
-		id2 + "\twidget=personal_form\ton_page=0s\ton_site=0s\tpage_views=0\turl=\"\"\tsource=\"\"\tonce_per=visitor\tactive=true\n"
+	want := id + "\twidget=call_generator\ton_page=2s\ton_site=120s\tpage_views=3\turl=\"/catalog\"\tsource=\"yandex\"\tonce_per=session\ton_exit=false\tactive=true\n" +
+		id2 + "\twidget=personal_form\ton_page=0s\ton_site=0s\tpage_views=0\turl=\"\"\tsource=\"\"\tonce_per=visitor\ton_exit=true\tactive=true\n"
 	if err != nil || out != want {
 		t.Fatalf("list:\n%q\nwant\n%q (%v)", out, want, err)
 	}

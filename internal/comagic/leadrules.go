@@ -39,7 +39,10 @@ type LeadRule struct {
 	// Source is the visit's utm_source or referrer domain (case-insensitive); "" = any.
 	Source string `json:"source"`
 	// OncePer is LeadOncePerSession or LeadOncePerVisitor.
-	OncePer   string    `json:"once_per"`
+	OncePer string `json:"once_per"`
+	// OnExit holds the form back, once the other conditions hold, until the
+	// visitor is about to leave the page (exit intent, judged by the page).
+	OnExit    bool      `json:"on_exit"`
 	Active    bool      `json:"-"`
 	CreatedAt time.Time `json:"-"`
 }

@@ -69,7 +69,7 @@ func TestLeadRulesInBootstrap(t *testing.T) {
 	}
 	r := got[0].(map[string]any)
 	want := map[string]any{"id": float64(cg), "widget": "call_generator", "min_time_on_page_s": float64(5), "min_time_on_site_s": float64(0),
-		"min_page_views": float64(2), "url_pattern": "/cat", "source": "yandex", "once_per": "session"}
+		"min_page_views": float64(2), "url_pattern": "/cat", "source": "yandex", "once_per": "session", "on_exit": false}
 	if len(r) != len(want) {
 		t.Fatalf("rule %v, want %v", r, want)
 	}

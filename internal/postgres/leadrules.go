@@ -35,12 +35,12 @@ func NewLeadRules(db *pgxpool.Pool) *LeadRules {
 	return &LeadRules{db: db, now: time.Now, cache: map[int64]cachedLeadRules{}}
 }
 
-const leadRuleColumns = `id, site_id, widget, min_time_on_page_s, min_time_on_site_s, min_page_views, url_pattern, source, once_per, active, created_at`
+const leadRuleColumns = `id, site_id, widget, min_time_on_page_s, min_time_on_site_s, min_page_views, url_pattern, source, once_per, on_exit, active, created_at`
 
 func scanLeadRule(row pgx.Row) (comagic.LeadRule, error) {
 	var r comagic.LeadRule
 	err := row.Scan(&r.ID, &r.SiteID, &r.Widget, &r.MinTimeOnPage, &r.MinTimeOnSite, &r.MinPageViews, &r.URLPattern, &r.Source,
-		&r.OncePer, &r.Active, &r.CreatedAt)
+		&r.OncePer, &r.OnExit, &r.Active, &r.CreatedAt)
 	return r, err
 }
 
@@ -51,8 +51,8 @@ func (s *LeadRules) Add(ctx context.Context, r comagic.LeadRule) (*comagic.LeadR
 		return nil, err
 	}
 	out, err := scanLeadRule(s.db.QueryRow(ctx, `INSERT INTO lead_rules (site_id, widget, min_time_on_page_s, min_time_on_site_s,
-		min_page_views, url_pattern, source, once_per) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+leadRuleColumns,
-		r.SiteID, r.Widget, r.MinTimeOnPage, r.MinTimeOnSite, r.MinPageViews, r.URLPattern, r.Source, r.OncePer))
+		min_page_views, url_pattern, source, once_per, on_exit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+leadRuleColumns,
+		r.SiteID, r.Widget, r.MinTimeOnPage, r.MinTimeOnSite, r.MinPageViews, r.URLPattern, r.Source, r.OncePer, r.OnExit))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" {
 		return nil, comagic.Errorf(comagic.ENOTFOUND, "site %d not found", r.SiteID)

@@ -98,9 +98,46 @@ export function startLeads(env, registry, ready, display) {
   });
 
   const timers = [];
-  const check = (r) => {
+  // Exit intent: rules with on_exit wait, once their times have passed, for
+  // the pointer to leave through the top of the window, or on a touch screen
+  // for a fast scroll back up (a quarter of the screen within 300 ms).
+  let waiting = [];
+  let listening = false;
+  const exit = () => {
+    const w = waiting;
+    waiting = [];
+    w.forEach((r) => check(r, true));
+  };
+  const arm = (r) => {
+    waiting.push(r);
+    if (listening) return;
+    listening = true;
+    document.addEventListener('mouseout', (e) => {
+      if (!e.relatedTarget && e.clientY <= 0) exit();
+    });
+    let coarse = false;
+    try { coarse = window.matchMedia('(pointer: coarse)').matches; } catch (e) { /* old browser */ }
+    if (!coarse) return;
+    let lastY = window.scrollY;
+    let lastT = Date.now();
+    let up = 0;
+    window.addEventListener('scroll', () => {
+      const y = window.scrollY;
+      const t = Date.now();
+      up = y < lastY ? (t - lastT < 300 ? up : 0) + (lastY - y) : 0;
+      lastY = y;
+      lastT = t;
+      if (up > window.innerHeight / 4) { up = 0; exit(); }
+    }, { passive: true });
+  };
+  const check = (r, exiting) => {
     if (blocked(r)) return;
-    if (visible()) { timers.push(setTimeout(() => check(r), 1000)); return; }
+    if (r.on_exit && !exiting) { arm(r); return; }
+    if (visible()) {
+      if (r.on_exit) arm(r);
+      else timers.push(setTimeout(() => check(r), 1000));
+      return;
+    }
     const [k, s0] = scope(r);
     const s = load(k) || s0;
     s.fired = s.fired || {};
@@ -136,6 +173,6 @@ export function startLeads(env, registry, ready, display) {
       if (all.some((r) => r && r.widget === widget && r.once_per === 'visitor') && v.vid === c.visitor_id) { v.done = 1; store(vk, v); }
       store(hk, { vid: c.visitor_id, widget: widget, at: Date.now(), n: Math.random() });
     },
-    stop() { timers.forEach(clearTimeout); },
+    stop() { timers.forEach(clearTimeout); waiting = []; },
   };
 }

@@ -4,6 +4,7 @@
 // consultant and sitephone once per page, lead forms on every display.
 
 import { CALL } from '../src/calltexts.js';
+import { callDays, callPicker } from './calldays.js';
 import { startLeads } from './leads.js';
 import { compile, escape } from './tpl.js';
 import { mobile } from './mobile.js';
@@ -245,6 +246,9 @@ function tryRun(vc) {
 }
 
 function start() {
+  // The default call widgets share the call-time helpers.
+  env.callDays = callDays;
+  env.callPicker = (R, days) => callPicker(R, days, (d) => C.UI.toTimeString(d));
   env.onreg = (vc) => {
     const st = vcs[vc];
     if (st && st.ran && ONCE[vc]) warn('the ' + vc + ' view controller already ran on this page; register it before the widgets load');

@@ -20,9 +20,12 @@
     const mobile = window.Comagic.getDeviceType() === 'mobile';
     const old = UI.getWidget(name);
     if (old && old.el) old.destroy();
-    const w = UI.createWidget(name, { settings: settings, template: tpls[name], id: settings.id });
+    // call_generator offers the call times of the bootstrap, if any.
+    const days = name === 'call_generator' ? env.callDays(settings.delayed_call_times) : [];
+    const w = UI.createWidget(name, { settings: Object.assign({}, settings, { call_days: days }), template: tpls[name], id: settings.id });
     w.render();
     const R = w.refs;
+    const picker = env.callPicker(R, days);
     const el = w.el;
     const accent = hex((mobile && settings.banner_color_mobile) || settings.banner_color, '#2E9E44');
     const button = hex((mobile && settings.button_color_mobile) || settings.button_color, '#1C2430');
@@ -94,6 +97,9 @@
           if (v !== '' && v != null) data[k] = typeof v === 'string' ? v.trim() : v;
         });
         if (data.group_id) data.group_id = +data.group_id;
+        delete data.date;
+        if (!picker.later()) delete data.delayed_call_time;
+        else data.delayed_call_time = +data.delayed_call_time;
         sending = true;
         R.submit.disabled = true;
         R.submit.setAttribute('aria-busy', 'true');

@@ -18,36 +18,10 @@
     w.el.style.setProperty('--cmgs-on-accent', '#' + UI.getContrastColor(accent));
   }
 
-  // callDays groups the offered call times by day: delayed_call_times is a
-  // list of times (ms since the epoch, as numbers or text, or date strings)
-  // or, as the vendor's platform sends it, a list of {date, times: [ms]}.
-  // Times already past are left out, and days without times.
-  function callDays(v) {
-    const days = [];
-    const at = {};
-    const now = Date.now();
-    const ms = (x) => (typeof x === 'number' ? x : /^\d+$/.test(String(x)) ? +x : Date.parse(x));
-    const add = (t) => {
-      if (!(t > now)) return;
-      const k = new Date(t).toDateString();
-      if (!(k in at)) {
-        at[k] = days.length;
-        days.push({ date: t, times: [] });
-      }
-      days[at[k]].times.push(t);
-    };
-    (Array.isArray(v) ? v : []).forEach((x) => {
-      if (x && typeof x === 'object') (Array.isArray(x.times) ? x.times : []).forEach((t) => add(ms(t)));
-      else add(ms(x));
-    });
-    days.forEach((d) => d.times.sort((a, b) => a - b));
-    return days.sort((a, b) => a.times[0] - b.times[0]);
-  }
-
   UI.registerViewController('sitephone', function (settings, tpls) {
     const C = UI.C;
     const mobile = () => window.Comagic.getDeviceType() === 'mobile';
-    const days = callDays(settings.delayed_call_times);
+    const days = UI._env.callDays(settings.delayed_call_times);
     // The label is shown while the site shows the widget and works now, or
     // always when the settings say so (is_always_displayed).
     const labelShown = settings.is_visible !== false && settings.is_button_displayed !== false &&
@@ -79,36 +53,9 @@
       }, { bg: 'FFFFFF' });
     }
 
-    // later tells whether the visitor chose a call at another time.
-    const later = () => !!R.later && R.later.checked;
-    function when() {
-      if (!R.pick) return;
-      const on = later();
-      R.pick.hidden = !on;
-      [R.date, R.time].forEach((el) => {
-        if (on) el.removeAttribute('c-disabled');
-        else el.setAttribute('c-disabled', '');
-        el.disabled = !on;
-      });
-    }
-    function times() {
-      const d = days[+R.date.value];
-      while (R.time.options.length > 1) R.time.remove(1);
-      R.time.selectedIndex = 0;
-      const now = Date.now();
-      (d ? d.times : []).forEach((t) => {
-        if (t < now) return;
-        const o = document.createElement('option');
-        o.value = String(t);
-        o.textContent = UI.toTimeString(new Date(+t));
-        R.time.appendChild(o);
-      });
-    }
-    if (R.pick) {
-      [R.now, R.later].forEach((r) => r.addEventListener('change', when));
-      R.date.addEventListener('change', times);
-      when();
-    }
+    // The visitor may ask for a call at another time.
+    const picker = UI._env.callPicker(R, days);
+    const later = picker.later;
 
     function reset() {
       const fields = panel.el.querySelectorAll('input[c-name], select[c-name]');
@@ -117,7 +64,7 @@
         else if (fields[i].tagName === 'SELECT') fields[i].selectedIndex = 0;
         else fields[i].value = '';
       }
-      if (R.date) times();
+      picker.reset();
       panel.showErrors(null);
       R.formError.textContent = '';
       showForm(true);
