@@ -49,6 +49,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS := \
 	./internal/leads:FuzzParse \
 	./internal/phone:FuzzNormalize \
+	./internal/schedule:FuzzParse \
 	./internal/tracking:FuzzParseComagicID \
 	./internal/comagic:FuzzOriginHost \
 	./internal/httpapi:FuzzDecodeJSON \
