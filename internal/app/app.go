@@ -115,7 +115,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		db.Close()
 		return nil, err
 	}
-	cbDispatcher := callbacks.NewDispatcher(db, logger, callbacks.DispatcherOptions{WebhooksNotify: wh.Dispatcher.Notify})
+	cbDispatcher := callbacks.NewDispatcher(db, logger, callbacks.DispatcherOptions{WebhooksNotify: wh.Dispatcher.Notify,
+		Observe: func(outcome string) { m.CallbackDispatches.WithLabelValues(outcome).Inc() }})
 	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
 	handler := httpapi.New(httpapi.Deps{

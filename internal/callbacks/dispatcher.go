@@ -44,6 +44,9 @@ type DispatcherOptions struct {
 	// WebhooksNotify, when set, wakes the webhook dispatcher after
 	// callback.dispatched or callback.failed was queued.
 	WebhooksNotify func()
+	// Observe, when set, is told the outcome of each recorded attempt:
+	// "dispatched", "retried" or "failed".
+	Observe func(outcome string)
 }
 
 // Dispatcher POSTs due orders of asynchronous scenarios. Run one on every
@@ -183,8 +186,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, c claimed) {
 	}
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	outcome := ""
 	switch {
 	case err == nil:
+		outcome = "dispatched"
 		err = d.record(markCtx, &c, func(tx pgx.Tx) (string, error) {
 			c.Status, c.LastStatus = StateDispatched, status
 			err := tx.QueryRow(markCtx, `UPDATE callbacks SET status = 'dispatched', dispatched_at = now(), last_status = $2, last_error = NULL
@@ -200,6 +205,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, c claimed) {
 		c.LastStatus, c.LastError = status, clip(err.Error())
 		final := c.Attempts >= d.opt.MaxAttempts || c.URL == ""
 		retry := d.opt.Backoff(c.Attempts)
+		outcome = "retried"
+		if final {
+			outcome = "failed"
+		}
 		d.log.Warn("callbacks: dispatch failed", "callback", c.CallbackID, "scenario", c.ScenarioID, "attempts", c.Attempts,
 			"status", status, "final", final, "retry_in", retry, "err", err)
 		err = d.record(markCtx, &c, func(tx pgx.Tx) (string, error) {
@@ -220,6 +229,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, c claimed) {
 	}
 	if err != nil {
 		d.log.Error("callbacks: record dispatch", "callback", c.CallbackID, "err", err)
+		return
+	}
+	if d.opt.Observe != nil && outcome != "" {
+		d.opt.Observe(outcome)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/comagicd/comagicd/internal/callbacks"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/testenv"
@@ -112,6 +114,20 @@ func TestWorkingHours(t *testing.T) {
 	}
 	if got := rcv.deliveries(); len(got) != 1 {
 		t.Errorf("%d deliveries, want only the open site's", len(got))
+	}
+	// The metrics count the three answers and the one dispatch; nothing is overdue.
+	m := srv.App.Metrics
+	if n := testutil.ToFloat64(m.Callbacks.WithLabelValues("0", callbacks.CodeAccepted)); n != 3 {
+		t.Errorf("comagicd_callbacks_total{status=0} = %v, want 3", n)
+	}
+	if n := testutil.ToFloat64(m.CallbackDispatches.WithLabelValues("dispatched")); n != 1 {
+		t.Errorf("comagicd_callback_dispatches_total{outcome=dispatched} = %v, want 1", n)
+	}
+	if n, err := testutil.GatherAndCount(m.Registry, "comagicd_callbacks_overdue"); err != nil || n != 1 {
+		t.Errorf("comagicd_callbacks_overdue: %d series, %v", n, err)
+	}
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader("# HELP comagicd_callbacks_overdue Accepted call-back orders due more than a minute ago and not yet dispatched (all nodes).\n# TYPE comagicd_callbacks_overdue gauge\ncomagicd_callbacks_overdue 0\n"), "comagicd_callbacks_overdue"); err != nil {
+		t.Error(err)
 	}
 	if s := bootstrapSettings(t, srv, open); s != nil && len(s) != 0 {
 		t.Errorf("the open site has settings %v", s)

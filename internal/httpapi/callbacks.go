@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -70,6 +71,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		res = &callbacks.Result{Status: callbacks.StatusError, Code: callbacks.CodeInternal}
 	}
+	h.Metrics.Callbacks.WithLabelValues(strconv.Itoa(res.Status), res.Code).Inc()
 	writeJSON(w, http.StatusOK, callbackAnswer{Success: res.Accepted(), Result: res})
 }
 

@@ -5,7 +5,9 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,11 @@ type Metrics struct {
 	Events          prometheus.Counter
 	OfflineRequests *prometheus.CounterVec // by source: browser, api
 	LeadActions     *prometheus.CounterVec // by widget and action (show, submit, cancel)
+	// Callbacks counts the answers to call-back orders by status (0..4) and code.
+	Callbacks *prometheus.CounterVec
+	// CallbackDispatches counts this node's dispatch attempts of accepted
+	// orders by outcome: dispatched, retried, failed.
+	CallbackDispatches *prometheus.CounterVec
 }
 
 // New registers the metrics, the Go runtime collectors and, when pool is not
@@ -55,11 +62,18 @@ func New(pool *pgxpool.Pool) *Metrics {
 		LeadActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "comagicd_lead_actions_total", Help: "Lead form shows, submits and cancels stored, by widget and action.",
 		}, []string{"widget", "action"}),
+		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_callbacks_total", Help: "Answers to call-back orders, by status (0 accepted .. 4 too many) and code.",
+		}, []string{"status", "code"}),
+		CallbackDispatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_callback_dispatches_total", Help: "Dispatch attempts of accepted call-back orders, by outcome (dispatched, retried, failed).",
+		}, []string{"outcome"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests, m.LeadActions,
+		m.Callbacks, m.CallbackDispatches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
-		m.Registry.MustRegister(&poolCollector{pool: pool})
+		m.Registry.MustRegister(&poolCollector{pool: pool}, &backlogCollector{pool: pool})
 	}
 	return m
 }
@@ -103,4 +117,26 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
 	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolWaitSecs, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds())
+}
+
+var callbacksOverdue = prometheus.NewDesc("comagicd_callbacks_overdue",
+	"Accepted call-back orders due more than a minute ago and not yet dispatched (all nodes).", nil, nil)
+
+// backlogCollector reads at scrape time how far the dispatch of call-backs
+// is behind, across nodes: a growing number means no dispatcher runs or the
+// scenarios' endpoints keep failing. The count uses the dispatcher's own
+// partial index, so it stays cheap.
+type backlogCollector struct{ pool *pgxpool.Pool }
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- callbacksOverdue }
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int64
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE status = 'scheduled' AND next_attempt_at < now() - interval '1 minute'`).Scan(&n); err != nil {
+		ch <- prometheus.NewInvalidMetric(callbacksOverdue, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(callbacksOverdue, prometheus.GaugeValue, float64(n))
 }
