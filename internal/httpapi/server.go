@@ -70,7 +70,7 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// RateLimit is requests per minute per client IP on public endpoints; 0 = off.
 	RateLimit int
-	// Assets serves /static/*, /comagic/static/* and /demo/*; may be nil.
+	// Assets serves /static/*, /comagic/static/*, /demo/* and /operator/*; may be nil.
 	Assets http.Handler
 	// Chat serves the chat channels; nil leaves them out.
 	Chat *ChatDeps
@@ -151,6 +151,8 @@ func New(d Deps) *Handler {
 		r.Handle("/static/*", assets)
 		r.Handle("/demo/*", assets)
 		r.Handle("/demo", assets) // redirects to /demo/, keeping ?k=
+		r.Handle("/operator/*", assets)
+		r.Handle("/operator", assets) // redirects to /operator/
 		r.Handle("/comagic/static/*", http.StripPrefix("/comagic", assets))
 	}
 	r.NotFound(h.notFound)
