@@ -20,6 +20,7 @@ import (
 	"github.com/comagicd/comagicd/internal/metrics"
 	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/tracking"
+	"github.com/comagicd/comagicd/internal/workstation"
 )
 
 // Tracking is the tracking service the handlers call.
@@ -86,6 +87,9 @@ type Deps struct {
 	Callbacks Callbacks
 	// LeadRules gives the lead rules the bootstrap answer carries; nil sends none.
 	LeadRules LeadRules
+	// Workstation serves the operator workstation's endpoints (with
+	// Operators); nil leaves them out.
+	Workstation *workstation.Service
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
