@@ -3,7 +3,7 @@
 // page and the pages of this visit, previous chats, offline requests and
 // call-back orders of the visitor.
 
-import { h, fill, clock, duration, toast, safeURL } from './dom.js';
+import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import * as api from './api.js';
 
@@ -46,7 +46,7 @@ function kv(rows) {
 
 function link(url, text) {
   if (!url) return null;
-  return h('a', { href: safeURL(url), target: '_blank', rel: 'noopener noreferrer', class: 'link', title: url, text: text || url });
+  return h('a', { href: safeURL(url), target: '_blank', rel: 'noopener noreferrer', class: 'link', title: url, text: text || shortURL(url) });
 }
 
 function render(box, v, siteID, onClose) {
@@ -106,8 +106,8 @@ function showContacts(box, v, siteID, card, onClose) {
   fill(box,
     h('div', { class: 'card__name', text: v.name || t('chat.visitor', v.visitor_id) }),
     kv([
-      [t('card.emails'), emails.length ? h('span', {}, emails.map((e, i) => [i ? ', ' : '', h('span', { class: 'card__email', text: e })])) : ''],
-      [t('card.phones'), phones.length ? h('span', {}, phones.map((p, i) => [i ? ', ' : '', h('span', { class: 'card__phone', text: p })])) : ''],
+      [t('card.emails'), emails.length ? h('span', {}, emails.map((e, i) => [i ? ', ' : '', h('span', { class: 'card__email', text: e })])) : t('common.unknown')],
+      [t('card.phones'), phones.length ? h('span', {}, phones.map((p, i) => [i ? ', ' : '', h('span', { class: 'card__phone', text: p })])) : t('common.unknown')],
     ]),
     h('button', { type: 'button', class: 'btn btn--sm card__edit', onclick: () => editContacts(box, v, siteID, card, onClose), text: t('card.edit') }));
 }

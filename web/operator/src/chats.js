@@ -11,6 +11,7 @@ import * as api from './api.js';
 import * as alert from './alert.js';
 import { showCard } from './card.js';
 import { openTransfer } from './transfer.js';
+import { icon } from './icons.js';
 
 /** queue: chat id → chat (state queued), oldest first by created_at. */
 const queue = new Map();
@@ -145,6 +146,7 @@ function onEvent(ev, fromHistory) {
   if (ev.kind === 'rating' && ev.data && ev.data.rating) ch.c.rating = ev.data.rating;
   if (!fromHistory && ev.sender === 'visitor' && (ev.kind === 'message' || ev.kind === 'file')) {
     ch.draft = '';
+    ch.lastVisitorText = ev.text;
     ch.c.last_text = ev.text;
     if (ev.chat_id !== active || document.hidden || app.view !== 'chats') {
       ch.unread++;
@@ -160,6 +162,9 @@ function onDraft(f) {
   const ch = chats.get(f.chat_id);
   if (!ch) return;
   ch.draft = typeof f.text === 'string' ? f.text : '';
+  // A late draft of the message just sent is no draft any more.
+  if (ch.draft && ch.lastVisitorText && ch.draft.trim() === ch.lastVisitorText.trim()) ch.draft = '';
+  renderQueue();
   if (f.chat_id === active && ch.pane) renderDraft(ch);
 }
 
@@ -350,16 +355,18 @@ function render() {
   for (const ch of chats.values()) if (ch.pane) ch.pane.root.hidden = ch.c.id !== active;
   const ch = chats.get(active);
   el.empty.hidden = !!ch;
+  el.panes.hidden = !ch;
+  el.tabs.classList.toggle('tabs--empty', !order.length);
   if (!ch) {
     fill(el.empty, h('div', { class: 'empty' },
-      h('div', { class: 'empty__icon', 'aria-hidden': 'true' }, '💬'),
+      h('div', { class: 'empty__icon' }, icon('chat', 44)),
       h('p', { text: t('chats.none') }),
       h('p', { class: 'muted', text: t('chats.pick') })));
     fill(el.card, h('div', { class: 'cardpane__empty muted', text: t('card.none') }));
     el.cardFor = '';
   } else {
     renderPane(ch);
-    const key = ch.c.site_id + ':' + ch.c.visitor_id;
+    const key = ch.c.site_id + ':' + ch.c.visitor_id + ':' + ch.c.state;
     if (el.cardFor !== key) {
       el.cardFor = key;
       showCard(el.card, ch.c.site_id, ch.c.visitor_id, () => { cardOpen = false; render(); });
@@ -377,6 +384,7 @@ export function refreshCard() {
 setInterval(() => { if (el && queue.size && app.view === 'chats') renderQueue(); }, 15000);
 
 function renderQueue() {
+  if (!el) return;
   const now = Date.now() / 1000;
   const items = sortedQueue().map((c) => h('li', { class: 'qitem', dataset: { chat: c.id } },
     h('div', { class: 'qitem__top' },
@@ -429,17 +437,17 @@ function buildPane(ch) {
   p.title = h('h2', { class: 'chat__title' });
   p.sub = h('div', { class: 'chat__sub' });
   p.rating = h('div', { class: 'chat__rating' });
-  p.cardBtn = h('button', { type: 'button', class: 'btn btn--ghost chat__cardbtn', onclick: () => { cardOpen = !cardOpen; render(); }, text: t('chat.card') });
-  p.transferBtn = h('button', { type: 'button', class: 'btn', onclick: () => openTransfer(ch.c, (r) => { if (r && r.ok) { toast(t('chat.transferred', ch.c.id)); dropChat(ch.c.id); } }), text: t('chat.transfer') });
-  p.closeBtn = h('button', { type: 'button', class: 'btn btn--danger', onclick: () => closeChat(ch), text: t('chat.close') });
-  p.dismissBtn = h('button', { type: 'button', class: 'btn', onclick: () => dropChat(ch.c.id), text: t('chat.dismiss') });
+  p.cardBtn = h('button', { type: 'button', class: 'btn chat__cardbtn', onclick: () => { cardOpen = !cardOpen; render(); }, text: t('chat.card') });
+  p.transferBtn = h('button', { type: 'button', class: 'btn chat__transfer', onclick: () => openTransfer(ch.c, (r) => { if (r && r.ok) { toast(t('chat.transferred', ch.c.id)); dropChat(ch.c.id); } }), text: t('chat.transfer') });
+  p.closeBtn = h('button', { type: 'button', class: 'btn btn--danger chat__close', onclick: () => closeChat(ch), text: t('chat.close') });
+  p.dismissBtn = h('button', { type: 'button', class: 'btn chat__dismiss', onclick: () => dropChat(ch.c.id), text: t('chat.dismiss') });
   p.older = h('button', { type: 'button', class: 'btn btn--ghost btn--sm log__older', onclick: () => loadHistory(ch), text: t('chat.older') });
   p.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite' });
   p.draft = h('div', { class: 'draft', hidden: true });
   p.notice = h('div', { class: 'chat__notice', hidden: true });
   p.text = h('textarea', { class: 'composer__text', rows: '1', placeholder: t('chat.placeholder'), 'aria-label': t('chat.placeholder') });
   p.file = h('input', { type: 'file', class: 'composer__file', multiple: true, tabindex: '-1', 'aria-hidden': 'true' });
-  p.attach = h('button', { type: 'button', class: 'btn btn--icon composer__attach', title: t('chat.attach'), 'aria-label': t('chat.attach'), onclick: () => p.file.click() }, '📎');
+  p.attach = h('button', { type: 'button', class: 'btn btn--icon composer__attach', title: t('chat.attach'), 'aria-label': t('chat.attach'), onclick: () => p.file.click() }, icon('clip', 20));
   p.send = h('button', { type: 'button', class: 'btn btn--primary composer__send', onclick: () => sendText(ch), text: t('chat.send') });
   p.composer = h('div', { class: 'composer' }, p.attach, p.file, p.text, p.send);
   p.text.addEventListener('keydown', (e) => {
@@ -507,7 +515,7 @@ function renderPane(ch, keepBottom) {
         pm.state === 'failed' ? h('button', { type: 'button', class: 'btn btn--ghost btn--sm', onclick: () => { sendPending(ch, u); renderPane(ch); }, text: t('common.retry') }) : null)));
   }
   for (const name of ch.uploads) {
-    nodes.push(h('div', { class: 'msg msg--operator msg--pending' }, h('div', { class: 'msg__bubble', text: '📎 ' + name }), h('div', { class: 'msg__meta', text: t('chat.sending') })));
+    nodes.push(h('div', { class: 'msg msg--operator msg--pending' }, h('div', { class: 'msg__bubble' }, icon('clip', 16), ' ' + name), h('div', { class: 'msg__meta', text: t('chat.sending') })));
   }
   fill(log, nodes);
   log.scrollTop = atBottom ? log.scrollHeight : log.scrollHeight - fromBottom;
@@ -537,7 +545,7 @@ function eventNode(ev) {
       if (ev.kind === 'file' && ev.file) {
         const img = /^image\/(png|jpeg|gif|webp)$/.test(ev.file.content_type || '');
         body = h('a', { class: 'msg__file', href: safeURL(ev.file.url), target: '_blank', rel: 'noopener noreferrer', download: ev.file.name },
-          img ? h('img', { class: 'msg__thumb', src: safeURL(ev.file.url), alt: '' }) : h('span', { class: 'msg__fileicon', 'aria-hidden': 'true', text: '📄' }),
+          img ? h('img', { class: 'msg__thumb', src: safeURL(ev.file.url), alt: '' }) : h('span', { class: 'msg__fileicon' }, icon('file', 20)),
           h('span', { class: 'msg__filename', text: ev.file.name }),
           h('span', { class: 'msg__filesize', text: bytes(ev.file.size || 0) }));
       } else {

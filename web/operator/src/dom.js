@@ -96,3 +96,8 @@ export function toast(text, kind) {
   box.appendChild(t);
   setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
 }
+
+/** shortURL is a URL for reading: without the scheme and a trailing slash. */
+export function shortURL(u) {
+  return String(u || '').replace(/^https?:\/\//, '').replace(/\/$/, '');
+}

@@ -2,11 +2,12 @@
 // offline requests and call-back orders (filters, processed mark), kept up to
 // date by the offline_request and callback frames of the operator websocket.
 
-import { h, fill, clock, duration, toast, safeURL } from './dom.js';
+import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import { app, on, emit, siteName } from './state.js';
 import * as api from './api.js';
 import * as alert from './alert.js';
+import { icon } from './icons.js';
 
 function siteSelect(onChange) {
   if (app.sites.length < 2) return h('span', { class: 'toolbar__site', text: siteName(app.site) });
@@ -64,7 +65,7 @@ function renderLive() {
       h('td', {}, h('div', { class: 'lrow__name', text: v.name || t('chat.visitor', v.visitor_id) }),
         h('div', { class: 'muted small', text: t('device.' + v.device_type) })),
       h('td', { class: 'lrow__page' }, v.page ? [h('div', { class: 'lrow__title', text: v.page.title || v.page.url }),
-        h('a', { class: 'link small', href: safeURL(v.page.url), target: '_blank', rel: 'noopener noreferrer', text: v.page.url })] : '—'),
+        h('a', { class: 'link small', href: safeURL(v.page.url), target: '_blank', rel: 'noopener noreferrer', title: v.page.url, text: shortURL(v.page.url) })] : '—'),
       h('td', { class: 'nowrap', text: duration(v.time_on_site_s, u) }),
       h('td', {}, h('div', { text: sourceText(v.source) }), v.utm && v.utm.campaign ? h('div', { class: 'muted small', text: v.utm.campaign }) : null),
       h('td', { class: 'nowrap' }, v.chat_id
@@ -109,7 +110,7 @@ function renderLive() {
       ? h('div', { class: 'tablewrap' }, h('table', { class: 'table table--live' },
         h('thead', {}, h('tr', {}, ['live.visitor', 'live.page', 'live.time', 'live.source', ''].map((k) => h('th', { text: k ? t(k) : '' })))),
         h('tbody', {}, rows)))
-      : h('div', { class: 'empty' }, h('div', { class: 'empty__icon', 'aria-hidden': 'true' }, '👀'), h('p', { text: t('live.empty') })));
+      : h('div', { class: 'empty' }, h('div', { class: 'empty__icon' }, icon('users', 44)), h('p', { text: t('live.empty') })));
 }
 
 // ---- offline requests and call-back orders ------------------------------
@@ -124,7 +125,8 @@ function makeList(kind) {
     q: '',
     error: '',
     loading: false,
-    fresh: new Set(),
+    fresh: new Set(), // ids that came while the page is open (highlighted)
+    unseen: 0, // that came while another screen was shown (the badge)
   };
 }
 
@@ -165,6 +167,7 @@ on('frame', (f) => {
   const created = !f.event || f.event === 'created' || f.event === 'requested';
   if (created) {
     if (id) L.fresh.add(id);
+    if (app.view !== L.kind) L.unseen++;
     alert.chime();
     alert.notify(t(L.kind === 'requests' ? 'req.notify' : 'cb.notify'), siteName(f.site_id), L.kind + '-' + id, () => emit('navigate', L.kind));
     emit('badges');
@@ -172,11 +175,17 @@ on('frame', (f) => {
   if (L.root && f.site_id === app.site) loadList(L, false);
 });
 
+// Frames lost while the connection was down are not resent: reload.
+on('opened', () => {
+  if (live.root && app.view === 'visitors') loadLive();
+  for (const k of Object.keys(lists)) if (lists[k].root) loadList(lists[k], false);
+});
+
 /** freshCount is how many new requests (or orders) came since the list was last looked at. */
-export function freshCount(kind) { return lists[kind].fresh.size; }
+export function freshCount(kind) { return lists[kind].unseen; }
 
 /** seen forgets the new marks of a list (it is on screen). */
-export function seen(kind) { lists[kind].fresh.clear(); emit('badges'); }
+export function seen(kind) { lists[kind].unseen = 0; emit('badges'); }
 
 async function mark(L, item, processed) {
   const path = paths[L.kind] + '/' + encodeURIComponent(item.id) + '/processed';
@@ -217,7 +226,7 @@ function renderList(L) {
           x.phone ? h('div', { class: 'small', text: x.phone }) : null, x.email ? h('div', { class: 'small', text: x.email }) : null),
         h('td', { class: 'lrow__msg' }, h('div', { class: 'lrow__text', text: x.message || '' }),
           x.form_name ? h('div', { class: 'muted small', text: x.form_name }) : null,
-          x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', text: x.page_url }) : null),
+          x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', title: x.page_url, text: shortURL(x.page_url) }) : null),
         h('td', {}, h('div', { text: sourceText(x.source) })),
         h('td', {}, status, by),
         h('td', { class: 'nowrap' }, toggle));
@@ -228,7 +237,7 @@ function renderList(L) {
       h('td', { class: 'nowrap' }, h('div', { class: 'lrow__name', text: x.phone }), x.group ? h('div', { class: 'muted small', text: x.group.name }) : null),
       h('td', { class: 'nowrap', text: clock(x.scheduled_at) }),
       h('td', {}, h('span', { class: 'pill pill--cb-' + st, text: t('cb.state.' + st) }), x.last_error ? h('div', { class: 'muted small', text: x.last_error }) : null),
-      h('td', {}, h('div', { text: sourceText(x.source) }), x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', text: x.page_url }) : null),
+      h('td', {}, h('div', { text: sourceText(x.source) }), x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', title: x.page_url, text: shortURL(x.page_url) }) : null),
       h('td', {}, status, by),
       h('td', { class: 'nowrap' }, toggle));
   });
@@ -246,7 +255,7 @@ function renderList(L) {
       ? h('div', { class: 'tablewrap' }, h('table', { class: 'table table--' + L.kind },
         h('thead', {}, h('tr', {}, heads.map((k) => h('th', { text: k ? t(k) : '' })))),
         h('tbody', {}, rows)))
-      : h('div', { class: 'empty' }, h('div', { class: 'empty__icon', 'aria-hidden': 'true' }, isReq ? '✉️' : '📞'),
+      : h('div', { class: 'empty' }, h('div', { class: 'empty__icon' }, icon(isReq ? 'mail' : 'phone', 44)),
         h('p', { text: L.loading ? t('common.loading') : t(isReq ? 'req.empty' : 'cb.empty') })),
     L.next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadList(L, true), text: t('req.more') }) : null);
   if (hadFocus) {
