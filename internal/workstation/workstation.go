@@ -396,11 +396,18 @@ func (s *Service) OfflineRequests(ctx context.Context, op *Operator, f Filter) (
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(list) == f.Limit {
-		list = list[:f.Limit-1]
-		return list, list[len(list)-1].ID, nil
+	list, next := page(list, f.Limit-1, func(r OfflineRequest) int64 { return r.ID })
+	return list, next, nil
+}
+
+// page cuts a list read with one item more than limit to limit and returns
+// the before of the next page: the last id kept, or 0 when nothing more.
+func page[T any](list []T, limit int, id func(T) int64) ([]T, int64) {
+	if len(list) <= limit {
+		return list, 0
 	}
-	return list, 0, nil
+	list = list[:limit]
+	return list, id(list[limit-1])
 }
 
 // Callbacks returns a page of the site's call-back orders, newest first, and
@@ -414,11 +421,8 @@ func (s *Service) Callbacks(ctx context.Context, op *Operator, f Filter) ([]Call
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(list) == f.Limit {
-		list = list[:f.Limit-1]
-		return list, list[len(list)-1].ID, nil
-	}
-	return list, 0, nil
+	list, next := page(list, f.Limit-1, func(c Callback) int64 { return c.ID })
+	return list, next, nil
 }
 
 func markEvent(processed bool) string {
