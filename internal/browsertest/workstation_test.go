@@ -260,11 +260,16 @@ func TestWorkstation_Invite(t *testing.T) {
 	vis.Go(env.srv.URL + "/demo/?k=" + env.key + "&utm_source=" + "newsletter")
 	waitBoot(vis)
 	vid := Eval[float64](vis, `Comagic.getVisitorId()`)
-	Eval[bool](vis, `document.title = 'Магазин <script>x</script>'; true`)
+	// The visitor names themselves and opens a page, both with HTML in them.
+	Eval[bool](vis, `new Promise(r => Comagic.addVisitorInfo({name: `+jsString(hostileText)+`}, () => r(true)))`)
+	Eval[bool](vis, `document.title = `+jsString(hostileText)+`; Comagic.reinitTrackView(); true`)
 
 	op.Run(chromedp.Click(chromedp.CSS(`.nav__link[data-view=visitors]`)))
 	row := fmt.Sprintf(`tr.lrow[data-visitor="%v"]`, vid)
 	Wait[bool](op, `!!document.querySelector('`+row+`')`, boot)
+	// (Refreshed by hand at most twice a second until the new page view is there.)
+	Wait[bool](op, `(() => { if (!(Date.now() - (window.__refreshed || 0) < 500)) { window.__refreshed = Date.now(); document.querySelector('.view--visitors .live__refresh').click(); }
+		const r = document.querySelector('`+row+`'); return !!r && r.querySelector('.lrow__name').textContent === `+jsString(hostileText)+` && r.querySelector('.lrow__title').textContent === `+jsString(hostileText)+`; })()`, boot)
 	if got := Eval[string](op, `document.querySelector('`+row+`').textContent`); !strings.Contains(got, "/demo/") || !strings.Contains(got, "newsletter") {
 		t.Errorf("the live row shows %q", got)
 	}
@@ -287,6 +292,8 @@ func TestWorkstation_Invite(t *testing.T) {
 	op.Run(chromedp.Click(chromedp.CSS(`.nav__link[data-view=chats]`)))
 	Wait[bool](op, `!!document.querySelector('`+activeChat+` .pill--active') && [...document.querySelectorAll('`+activeChat+` .msg--visitor .msg__bubble')].some(e => e.textContent === 'Да, пожалуйста')`, boot)
 	Wait[bool](op, `[...document.querySelectorAll('`+activeChat+` .sys__text')].some(e => e.textContent.includes('Подсказать с выбором? <b>Скидка</b>'))`, boot)
+	Wait[bool](op, `document.querySelector('`+activeChat+` .chat__title').textContent === `+jsString(hostileText), boot)
+	shots(t, op, "invited-chat")
 	clean(t, op)
 	noExceptions(t, vis)
 }

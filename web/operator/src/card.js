@@ -6,6 +6,7 @@
 import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import * as api from './api.js';
+import { emit } from './state.js';
 
 let seq = 0;
 
@@ -134,6 +135,7 @@ function editContacts(box, v, siteID, card, onClose) {
       const r = await api.call('PATCH', '/api/operator/visitors/' + encodeURIComponent(v.visitor_id) + api.query({ site_id: siteID }),
         { name: name.value.trim(), emails: list(emails.value), phones: list(phones.value) });
       toast(t('card.saved'));
+      emit('visitor', r.visitor);
       render(card, r.visitor, siteID, onClose);
     } catch (ex) {
       save.disabled = false;

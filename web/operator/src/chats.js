@@ -67,6 +67,25 @@ on('opened', () => {
   }
 });
 
+// The card was edited: the chats of that visitor show the new name.
+on('visitor', (v) => {
+  for (const c of [...chats.values()].map((ch) => ch.c).concat([...queue.values()])) {
+    if (c.site_id === v.site_id && c.visitor_id === v.visitor_id) c.visitor = { name: v.name, email: v.emails, phone: v.phones };
+  }
+  render();
+});
+
+// Coming back to the chats screen (or the tab) reads the chat shown.
+function seenActive() {
+  const ch = chats.get(active);
+  if (ch && ch.unread && app.view === 'chats' && !document.hidden) {
+    ch.unread = 0;
+    render();
+  }
+}
+on('view', seenActive);
+document.addEventListener('visibilitychange', seenActive);
+
 function onHello(f) {
   const held = new Set();
   for (const c of f.chats || []) {
@@ -308,6 +327,14 @@ export function step(d) {
 
 // ---- rendering ----------------------------------------------------------
 
+/** same reports whether what a part of the screen shows is unchanged since
+ * it was last drawn (so it is not rebuilt under the operator's pointer). */
+function same(part, sig) {
+  if (el.sig[part] === sig) return true;
+  el.sig[part] = sig;
+  return false;
+}
+
 function sortedQueue() {
   return [...queue.values()].sort((a, b) => a.created_at - b.created_at || a.id - b.id);
 }
@@ -331,6 +358,7 @@ export function mount(root) {
     panes: h('div', { class: 'panes' }),
     empty: h('div', { class: 'conv__empty' }),
     card: h('aside', { class: 'cardpane', 'aria-label': t('card.title') }),
+    sig: {},
   };
   fill(el.main, el.tabs, el.panes, el.empty);
   fill(root, el.side, el.main, el.card);
@@ -386,15 +414,21 @@ setInterval(() => { if (el && queue.size && app.view === 'chats') renderQueue();
 function renderQueue() {
   if (!el) return;
   const now = Date.now() / 1000;
-  const items = sortedQueue().map((c) => h('li', { class: 'qitem', dataset: { chat: c.id } },
+  const u = units();
+  const q = sortedQueue();
+  const mineChats = order.map((id) => chats.get(id));
+  const sig = JSON.stringify([active, q.map((c) => [c.id, visitorName(c), c.last_text, c.site_id, duration(now - c.created_at, u)]),
+    mineChats.map((ch) => [ch.c.id, ch.c.state, visitorName(ch.c), ch.unread, ch.draft, ch.c.last_text])]);
+  if (same('side', sig)) return;
+  const items = q.map((c) => h('li', { class: 'qitem', dataset: { chat: c.id } },
     h('div', { class: 'qitem__top' },
       h('span', { class: 'qitem__name', text: visitorName(c) }),
-      h('span', { class: 'qitem__wait', text: t('queue.waiting', duration(now - c.created_at, units())) })),
+      h('span', { class: 'qitem__wait', text: t('queue.waiting', duration(now - c.created_at, u)) })),
     h('div', { class: 'qitem__text', text: c.last_text || '…' }),
     h('div', { class: 'qitem__bottom' },
       h('span', { class: 'qitem__site', text: siteName(c.site_id) }),
       h('button', { type: 'button', class: 'btn btn--primary btn--sm qitem__take', onclick: () => take(c.id), text: t('queue.take') }))));
-  const mine = order.map((id) => chats.get(id)).map((ch) => h('li', {
+  const mine = mineChats.map((ch) => h('li', {
     class: 'mitem' + (ch.c.id === active ? ' is-active' : '') + (ch.c.state === 'closed' ? ' is-closed' : ''),
     onclick: () => select(ch.c.id),
   },
@@ -411,6 +445,9 @@ function renderQueue() {
 
 function renderTabs() {
   if (!el) return;
+  renderQueue();
+  const sig = JSON.stringify([active, showQueue, queue.size, order.map((id) => { const ch = chats.get(id); return [id, ch.c.state, visitorName(ch.c), ch.unread]; })]);
+  if (same('tabs', sig)) return;
   const tabs = order.map((id) => {
     const ch = chats.get(id);
     return h('button', {
@@ -425,11 +462,6 @@ function renderTabs() {
     h('button', { type: 'button', class: 'tab tab--queue' + (showQueue ? ' is-active' : ''), onclick: () => { showQueue = !showQueue; render(); } },
       h('span', { text: t('chats.queueButton', queue.size) })),
     tabs);
-  const ch = chats.get(active);
-  if (ch && el.side) {
-    // keep the sidebar's list of my chats in step
-    renderQueue();
-  }
 }
 
 function buildPane(ch) {
@@ -457,8 +489,9 @@ function buildPane(ch) {
     }
   });
   p.text.addEventListener('input', () => {
-    p.text.style.height = 'auto';
-    p.text.style.height = Math.min(p.text.scrollHeight, 160) + 'px';
+    // Grow with the text (up to the CSS max-height), back to one line when short.
+    p.text.style.height = '';
+    if (p.text.scrollHeight > p.text.clientHeight) p.text.style.height = Math.min(p.text.scrollHeight + 2, 160) + 'px';
     sendTyping(ch, p.text.value, false);
   });
   p.file.addEventListener('change', () => {

@@ -104,7 +104,7 @@ function renderLive() {
       siteSelect(loadLive),
       h('span', { class: 'spacer' }),
       live.loadedAt ? h('span', { class: 'muted small', text: t('live.updated', clock(live.loadedAt / 1000)) }) : null,
-      h('button', { type: 'button', class: 'btn btn--sm', onclick: loadLive, text: t('live.refresh') })),
+      h('button', { type: 'button', class: 'btn btn--sm live__refresh', onclick: loadLive, text: t('live.refresh') })),
     live.error ? h('p', { class: 'form__error', text: t('common.error', live.error) }) : null,
     rows.length
       ? h('div', { class: 'tablewrap' }, h('table', { class: 'table table--live' },

@@ -142,25 +142,44 @@ function toggleLang() { setLang(current() === 'ru' ? 'en' : 'ru'); }
 function renderHeader() {
   if (!shell) return;
   const me = app.me || {};
-  fill(shell.nav, VIEWS.map((v, i) => {
+  // Updated in place: a control rebuilt under the pointer would lose the click.
+  if (!shell.links) {
+    shell.links = {};
+    fill(shell.nav, VIEWS.map((v, i) => {
+      const badge = h('span', { class: 'badge', hidden: true });
+      const a = h('a', { href: '#' + v, class: 'nav__link', title: t('nav.' + v) + ' (Alt+' + (i + 1) + ')', dataset: { view: v } },
+        h('span', { text: t('nav.' + v) }), badge);
+      shell.links[v] = { a, badge };
+      return a;
+    }));
+    shell.sel = h('select', { class: 'input input--sm status__sel', 'aria-label': t('status.label') },
+      ['online', 'away', 'offline'].map((st) => h('option', { value: st, text: t('status.' + st) })));
+    shell.sel.addEventListener('change', () => setStatus(shell.sel.value));
+    shell.dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
+    fill(shell.status, shell.dot, shell.sel);
+    shell.name = h('span', { class: 'user__name' });
+    fill(shell.user, shell.name, h('button', { type: 'button', class: 'btn btn--ghost btn--sm logout', onclick: logout, text: t('logout') }));
+    fill(shell.banner, h('span', { text: t('status.offlineBanner') }),
+      h('button', { type: 'button', class: 'btn btn--primary btn--sm', onclick: () => setStatus('online'), text: t('status.goOnline') }));
+  }
+  VIEWS.forEach((v) => {
     const n = v === 'chats' ? chats.queueSize() + chats.unreadCount() : v === 'requests' || v === 'callbacks' ? lists.freshCount(v) : 0;
-    return h('a', { href: '#' + v, class: 'nav__link' + (app.view === v ? ' is-active' : ''), 'aria-current': app.view === v ? 'page' : null,
-      title: t('nav.' + v) + ' (Alt+' + (i + 1) + ')', dataset: { view: v } },
-    h('span', { text: t('nav.' + v) }), n ? h('span', { class: 'badge', text: String(n) }) : null);
-  }));
-  const sel = h('select', { class: 'input input--sm status__sel status--' + me.status, 'aria-label': t('status.label') },
-    ['online', 'away', 'offline'].map((s) => h('option', { value: s, selected: me.status === s, text: t('status.' + s) })));
-  sel.addEventListener('change', () => setStatus(sel.value));
-  fill(shell.status, h('span', { class: 'dot dot--' + me.status, 'aria-hidden': 'true' }), sel);
-  fill(shell.user, h('span', { class: 'user__name', text: me.name || me.login || '' }),
-    h('button', { type: 'button', class: 'btn btn--ghost btn--sm logout', onclick: logout, text: t('logout') }));
+    const l = shell.links[v];
+    l.a.classList.toggle('is-active', app.view === v);
+    if (app.view === v) l.a.setAttribute('aria-current', 'page');
+    else l.a.removeAttribute('aria-current');
+    l.badge.hidden = !n;
+    l.badge.textContent = String(n);
+  });
+  if (me.status && shell.sel.value !== me.status) shell.sel.value = me.status;
+  shell.sel.className = 'input input--sm status__sel status--' + me.status;
+  shell.dot.className = 'dot dot--' + me.status;
+  shell.name.textContent = me.name || me.login || '';
   const perm = alert.permission();
   shell.notify.hidden = perm === 'granted' || perm === 'unsupported';
   shell.notify.disabled = perm === 'denied';
   shell.notify.textContent = perm === 'denied' ? t('notify.denied') : t('notify.enable');
   shell.banner.hidden = me.status === 'online';
-  fill(shell.banner, h('span', { text: t('status.offlineBanner') }),
-    h('button', { type: 'button', class: 'btn btn--primary btn--sm', onclick: () => setStatus('online'), text: t('status.goOnline') }));
   const total = chats.queueSize() + chats.unreadCount();
   document.title = (total ? '(' + total + ') ' : '') + t('app.title') + ' — comagicd';
 }
@@ -182,12 +201,17 @@ function renderConn() {
   clearInterval(connTimer);
   const c = app.conn;
   const st = c ? c.state : 'stopped';
+  if (!shell.connText) {
+    shell.connText = h('span', { class: 'conn__text' });
+    shell.connRetry = h('button', { type: 'button', class: 'btn btn--ghost btn--sm', onclick: () => app.conn && app.conn.now(), text: t('conn.retry') });
+    fill(shell.conn, h('span', { class: 'dot dot--conn', 'aria-hidden': 'true' }), shell.connText, shell.connRetry);
+  }
   shell.conn.className = 'conn conn--' + st;
   shell.conn.dataset.state = st;
+  shell.connRetry.hidden = st !== 'reconnecting';
   const draw = () => {
-    const label = st === 'reconnecting' ? t('conn.reconnecting', Math.max(0, Math.ceil((c.retryAt - Date.now()) / 1000))) : t('conn.' + st);
-    fill(shell.conn, h('span', { class: 'dot dot--conn', 'aria-hidden': 'true' }), h('span', { class: 'conn__text', text: label }),
-      st === 'reconnecting' ? h('button', { type: 'button', class: 'btn btn--ghost btn--sm', onclick: () => c.now(), text: t('conn.retry') }) : null);
+    shell.connText.textContent = st === 'reconnecting'
+      ? t('conn.reconnecting', Math.max(0, Math.ceil((c.retryAt - Date.now()) / 1000))) : t('conn.' + st);
   };
   draw();
   if (st === 'reconnecting') connTimer = setInterval(draw, 1000);
