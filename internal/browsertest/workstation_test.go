@@ -68,14 +68,27 @@ func (e *wsEnv) operatorTab(t *testing.T) *Tab {
 	return tab
 }
 
-// login signs in on the workstation's form and waits for the connection.
-func login(t *testing.T, tab *Tab, url, name, password string) {
+// signIn signs in on the workstation's form and waits for the connection.
+func signIn(t *testing.T, tab *Tab, url, name, password string) {
 	t.Helper()
 	tab.Go(url + "/operator/")
 	Wait[bool](tab, `!!document.querySelector('.login input[name=login]')`, boot)
 	tab.Run(chromedp.SendKeys(chromedp.CSS(`.login input[name=login]`), name),
 		chromedp.SendKeys(chromedp.CSS(`.login input[name=password]`), password+kb.Enter))
 	Wait[bool](tab, `!!document.querySelector('.conn') && document.querySelector('.conn').dataset.state === 'connected' && !!document.querySelector('.status__sel')`, boot)
+}
+
+// signedIn creates an operator of the site and signs them in on a workstation
+// tab of their own, online when asked.
+func (e *wsEnv) signedIn(t *testing.T, login, name string, online bool) (*testenv.Operator, *Tab) {
+	t.Helper()
+	o := e.srv.CreateOperator(t, login, name, []string{e.key})
+	tab := e.operatorTab(t)
+	signIn(t, tab, e.srv.URL, login, o.Password)
+	if online {
+		goOnline(t, tab)
+	}
+	return o, tab
 }
 
 // goOnline sets the operator's status from the offline banner.
@@ -134,6 +147,14 @@ func (e *wsEnv) visitorTab(t *testing.T) *Tab {
 	return tab
 }
 
+// openChat opens the chat window of the demo page once an operator is online.
+func openChat(vis *Tab) {
+	vis.t.Helper()
+	Wait[bool](vis, `!!document.querySelector('.cmgd-label__button') && Comagic.getOperatorStatus()`, boot)
+	Eval[bool](vis, `Comagic.openChatWindow(); true`)
+	Wait[bool](vis, `Comagic.UI.getWidget('consultant_chat').isVisible()`, boot)
+}
+
 // activeChat is the selector of the conversation shown.
 const activeChat = `.chat:not([hidden])`
 
@@ -154,15 +175,13 @@ func TestWorkstation_Chat(t *testing.T) {
 	op.Go(env.srv.URL + "/operator/")
 	Wait[bool](op, `!!document.querySelector('.login input[name=login]')`, boot)
 	shots(t, op, "login")
-	login(t, op, env.srv.URL, "anna", anna.Password)
+	signIn(t, op, env.srv.URL, "anna", anna.Password)
 	goOnline(t, op)
 	shots(t, op, "chats-empty")
 
 	// The visitor opens the chat on the demo page and writes.
 	vis := env.visitorTab(t)
-	Wait[bool](vis, `!!document.querySelector('.cmgd-label__button') && Comagic.getOperatorStatus()`, boot)
-	Eval[bool](vis, `Comagic.openChatWindow(); true`)
-	Wait[bool](vis, `Comagic.UI.getWidget('consultant_chat').isVisible()`, boot)
+	openChat(vis)
 	first := "Здравствуйте! " + hostileText
 	vis.Run(chromedp.SendKeys(chromedp.CSS(`.cmgd-chat__text`), first+kb.Enter))
 
@@ -217,7 +236,7 @@ func TestWorkstation_Chat(t *testing.T) {
 
 	// Boris comes online in his own browser; Anna transfers the chat to him.
 	op2 := env.operatorTab(t)
-	login(t, op2, env.srv.URL, "boris", boris.Password)
+	signIn(t, op2, env.srv.URL, "boris", boris.Password)
 	goOnline(t, op2)
 	chatID := Eval[string](op, `document.querySelector('`+activeChat+`').dataset.chat`)
 	op.Run(chromedp.Click(chromedp.CSS(activeChat + ` .chat__transfer`)))
@@ -251,10 +270,7 @@ func TestWorkstation_Chat(t *testing.T) {
 // the operator invites them and they accept by answering in the widget.
 func TestWorkstation_Invite(t *testing.T) {
 	env := startWorkstationEnv(t)
-	anna := env.srv.CreateOperator(t, "anna", "Анна", []string{env.key})
-	op := env.operatorTab(t)
-	login(t, op, env.srv.URL, "anna", anna.Password)
-	goOnline(t, op)
+	_, op := env.signedIn(t, "anna", "Анна", true)
 
 	vis := newTab(t)
 	vis.Go(env.srv.URL + "/demo/?k=" + env.key + "&utm_source=" + "newsletter")
@@ -302,9 +318,7 @@ func TestWorkstation_Invite(t *testing.T) {
 // text), are marked processed, and the filter follows; callbacks list too.
 func TestWorkstation_Requests(t *testing.T) {
 	env := startWorkstationEnv(t)
-	anna := env.srv.CreateOperator(t, "anna", "Анна", []string{env.key})
-	op := env.operatorTab(t)
-	login(t, op, env.srv.URL, "anna", anna.Password)
+	_, op := env.signedIn(t, "anna", "Анна", false)
 	op.Run(chromedp.Click(chromedp.CSS(`.nav__link[data-view=requests]`)))
 	Wait[bool](op, `!!document.querySelector('.view--requests .empty')`, boot)
 
@@ -340,17 +354,12 @@ func TestWorkstation_Requests(t *testing.T) {
 // whole width; the shortcuts switch chats; signing out revokes the token.
 func TestWorkstation_PhoneAndShortcuts(t *testing.T) {
 	env := startWorkstationEnv(t)
-	anna := env.srv.CreateOperator(t, "anna", "Анна", []string{env.key})
-	op := env.operatorTab(t)
-	login(t, op, env.srv.URL, "anna", anna.Password)
-	goOnline(t, op)
+	anna, op := env.signedIn(t, "anna", "Анна", true)
 
 	// Two visitors chat; routing gives both chats to Anna.
 	for _, text := range []string{"Первый посетитель", "Второй посетитель"} {
 		vis := env.visitorTab(t)
-		Wait[bool](vis, `!!document.querySelector('.cmgd-label__button') && Comagic.getOperatorStatus()`, boot)
-		Eval[bool](vis, `Comagic.openChatWindow(); true`)
-		Wait[bool](vis, `Comagic.UI.getWidget('consultant_chat').isVisible()`, boot)
+		openChat(vis)
 		vis.Run(chromedp.SendKeys(chromedp.CSS(`.cmgd-chat__text`), text+kb.Enter))
 		Wait[bool](op, `[...document.querySelectorAll('.mitem__text')].some(e => e.textContent === `+jsString(text)+`)`, boot)
 	}
