@@ -9,6 +9,8 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -345,7 +347,22 @@ func TestWorkstation_Requests(t *testing.T) {
 	Wait[bool](op, `document.documentElement.lang === 'en' && document.querySelector('.nav__link[data-view=requests]').textContent.includes('Requests')`, boot)
 	op.Run(chromedp.Click(chromedp.CSS(`.nav__link[data-view=callbacks]`)))
 	Wait[bool](op, `!!document.querySelector('.view--callbacks .empty') && document.querySelector('.view--callbacks .toolbar__title').textContent === 'Callback orders'`, boot)
+
+	// A call back ordered on the page shows at once too, and can be marked processed.
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(rcv.Close)
+	if _, err := env.srv.DB.Exec(context.Background(), `INSERT INTO callback_scenarios (site_id, url, secret)
+		SELECT id, $2, 'workstation-test-secret' FROM sites WHERE site_key = $1`, env.key, rcv.URL); err != nil {
+		t.Fatal(err)
+	}
+	r := Eval[map[string]any](vis, `new Promise(done => ComagicWidget.sitePhoneCall({phone: '8 910 123-45-67'}, done))`)
+	if res, _ := r["result"].(map[string]any); r["success"] != true || res["status"] != 0.0 {
+		t.Fatalf("sitePhoneCall: %v", r)
+	}
+	Wait[bool](op, `!!document.querySelector('.view--callbacks tr.lrow') && document.querySelector('.view--callbacks tr.lrow .lrow__name').textContent === '+79101234567'`, boot)
 	shots(t, op, "callbacks")
+	op.Run(chromedp.Click(chromedp.CSS(`.view--callbacks .lrow__mark`)))
+	Wait[bool](op, `!document.querySelector('.view--callbacks tr.lrow')`, boot)
 	clean(t, op)
 	noExceptions(t, vis)
 }

@@ -206,7 +206,8 @@ function renderList(L) {
   const filters = [['', 'req.all'], ['false', 'req.new'], ['true', 'req.processed']].map(([v, k]) =>
     h('button', { type: 'button', class: 'seg__btn' + (L.processed === v ? ' is-active' : ''), 'aria-pressed': L.processed === v ? 'true' : 'false',
       onclick: () => { L.processed = v; loadList(L, false); renderList(L); }, text: t(k) }));
-  const search = h('input', { class: 'input input--sm toolbar__search', type: 'search', value: L.q, placeholder: t('req.search'), 'aria-label': t('req.search') });
+  const ph = t(isReq ? 'req.search' : 'cb.search');
+  const search = h('input', { class: 'input input--sm toolbar__search', type: 'search', value: L.q, placeholder: ph, 'aria-label': ph });
   let timer = 0;
   search.addEventListener('input', () => {
     L.q = search.value;
