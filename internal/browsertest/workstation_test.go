@@ -7,14 +7,18 @@ package browsertest
 // artefact directory (ArtifactDir); the paths are logged.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
@@ -442,4 +446,99 @@ func TestWorkstation_PhoneAndShortcuts(t *testing.T) {
 	})
 	op.Go(env.srv.URL + "/operator/")
 	Wait[bool](op, `!!document.querySelector('.login input[name=login]')`, boot)
+}
+
+// gate sits in front of the server: it can drop the operator websockets and
+// refuse new ones, as a network outage would.
+type gate struct {
+	mu      sync.Mutex
+	blocked bool
+	conns   []net.Conn
+}
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws/operator" {
+			g.mu.Lock()
+			blocked := g.blocked
+			g.mu.Unlock()
+			if blocked {
+				http.Error(w, "outage", http.StatusServiceUnavailable)
+				return
+			}
+			w = &hijackRecorder{ResponseWriter: w, g: g}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cut drops the open operator sockets and refuses new ones until mend.
+func (g *gate) cut() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked = true
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.conns = nil
+}
+
+func (g *gate) mend() {
+	g.mu.Lock()
+	g.blocked = false
+	g.mu.Unlock()
+}
+
+type hijackRecorder struct {
+	http.ResponseWriter
+	g *gate
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.g.mu.Lock()
+		h.g.conns = append(h.g.conns, c)
+		h.g.mu.Unlock()
+	}
+	return c, rw, err
+}
+
+// The connection drops: the header says so and counts down to the next try;
+// what the visitor wrote meanwhile arrives after the reconnect, and what the
+// operator wrote meanwhile is sent then, once.
+func TestWorkstation_Reconnect(t *testing.T) {
+	g := &gate{}
+	srv := testenv.StartServer(t, testenv.Options{Wrap: g.wrap})
+	env := &wsEnv{srv: srv, key: srv.CreateSite(t, "localhost", "127.0.0.1")}
+	srv.SetWidgetSettings(t, env.key, "consultant", "desktop", chatSettings(t, nil))
+	_, op := env.signedIn(t, "anna", "Анна", true)
+	vis := env.visitorTab(t)
+	openChat(vis)
+	vis.Run(chromedp.SendKeys(chromedp.CSS(`.cmgd-chat__text`), "Вопрос"+kb.Enter))
+	Wait[bool](op, `[...document.querySelectorAll('`+activeChat+` .msg--visitor .msg__bubble')].some(e => e.textContent === 'Вопрос')`, boot)
+
+	g.cut()
+	Wait[bool](op, `document.querySelector('.conn').dataset.state === 'reconnecting' && /\d/.test(document.querySelector('.conn__text').textContent) && !document.querySelector('.conn .btn').hidden`, boot)
+	shots(t, op, "reconnecting")
+	vis.Run(chromedp.SendKeys(chromedp.CSS(`.cmgd-chat__text`), "Пока вас не было"+kb.Enter))
+	waitLog(t, vis, "visitor:Вопрос", "visitor:Пока вас не было")
+	op.Run(chromedp.SendKeys(chromedp.CSS(activeChat+` .composer__text`), "Ответ без связи"+kb.Enter))
+	Wait[bool](op, `!!document.querySelector('`+activeChat+` .msg--pending')`, boot)
+
+	g.mend()
+	Wait[bool](op, `document.querySelector('.conn').dataset.state === 'connected'`, 40*time.Second)
+	Wait[bool](op, `[...document.querySelectorAll('`+activeChat+` .msg--visitor .msg__bubble')].some(e => e.textContent === 'Пока вас не было') && !document.querySelector('`+activeChat+` .msg--pending')`, boot)
+	waitLog(t, vis, "visitor:Вопрос", "visitor:Пока вас не было", "operator:Ответ без связи")
+	if n := Eval[float64](op, `document.querySelectorAll('`+activeChat+` .msg--operator').length`); n != 1 {
+		t.Errorf("%v operator messages shown, want 1", n)
+	}
+	var stored int
+	if err := srv.DB.QueryRow(context.Background(), `SELECT count(*) FROM chat_events WHERE kind = 'message' AND sender = 'operator'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Errorf("%d operator messages stored, want 1", stored)
+	}
+	clean(t, op)
 }
