@@ -254,6 +254,7 @@ function sendText(ch) {
   if (!text || ch.c.state === 'closed') return;
   ta.value = '';
   ta.style.height = '';
+  ch.sentAt = Date.now();
   const u = uid();
   ch.pending.set(u, { text, state: 'sending' });
   sendPending(ch, u);
@@ -489,6 +490,8 @@ function buildPane(ch) {
     }
   });
   p.text.addEventListener('input', () => {
+    // Some input paths (IMEs, automation) still insert the Enter that sent.
+    if (Date.now() - (ch.sentAt || 0) < 300 && /^[\r\n]+$/.test(p.text.value)) p.text.value = '';
     // Grow with the text (up to the CSS max-height), back to one line when short.
     p.text.style.height = '';
     if (p.text.scrollHeight > p.text.clientHeight) p.text.style.height = Math.min(p.text.scrollHeight + 2, 160) + 'px';
