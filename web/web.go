@@ -1,5 +1,5 @@
 // Package web builds and serves the browser code of comagicd: the embed script
-// cs.min.js that sites include, and the demo page.
+// cs.min.js that sites include, the demo page and the operator workstation.
 //
 // The script's sources are ES modules under embed/src, embedded in the binary
 // and bundled and minified with esbuild when New is called, so building and
@@ -27,7 +27,7 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-//go:embed embed/src/*.js embed/ui embed/widgets demo/*
+//go:embed embed/src/*.js embed/ui embed/widgets demo/* operator
 var sources embed.FS
 
 // entryPoint is the module that esbuild starts bundling from.
@@ -100,6 +100,9 @@ func build(fsys fs.FS, entry string) (*Assets, error) {
 	a.files["/static/cs.js"] = newAsset(js, readable)
 	a.coreSize = len(a.files["/static/cs.min.js"].gzip)
 	if err := a.buildWidgets(fsys); err != nil {
+		return nil, err
+	}
+	if err := a.buildWorkstation(fsys); err != nil {
 		return nil, err
 	}
 
@@ -237,6 +240,12 @@ func templates(fsys fs.FS, dir string) ([]byte, error) {
 // bundle runs esbuild over the module graph rooted at entry, reading modules
 // from fsys through a plugin so nothing touches the disk.
 func bundle(fsys fs.FS, entry string, minify bool) ([]byte, error) {
+	return bundleAs(fsys, entry, minify, "comagicd embed script")
+}
+
+// bundleAs is bundle with the name put in the bundle's banner comment and
+// in its build errors.
+func bundleAs(fsys fs.FS, entry string, minify bool, name string) ([]byte, error) {
 	const ns = "comagicd-embed"
 	plugin := api.Plugin{
 		Name: "embedfs",
@@ -274,7 +283,7 @@ func bundle(fsys fs.FS, entry string, minify bool) ([]byte, error) {
 		MinifyIdentifiers: minify,
 		MinifySyntax:      minify,
 		TreeShaking:       api.TreeShakingTrue,
-		Banner:            map[string]string{"js": "/* comagicd embed script */"},
+		Banner:            map[string]string{"js": "/* " + name + " */"},
 		Plugins:           []api.Plugin{plugin},
 		LogLevel:          api.LogLevelSilent,
 	})
@@ -287,10 +296,10 @@ func bundle(fsys fs.FS, entry string, minify bool) ([]byte, error) {
 			}
 			msgs = append(msgs, where+": "+m.Text)
 		}
-		return nil, fmt.Errorf("web: build embed script: %s", strings.Join(msgs, "; "))
+		return nil, fmt.Errorf("web: build %s: %s", name, strings.Join(msgs, "; "))
 	}
 	if len(res.OutputFiles) != 1 {
-		return nil, fmt.Errorf("web: build embed script: %d output files, want 1", len(res.OutputFiles))
+		return nil, fmt.Errorf("web: build %s: %d output files, want 1", name, len(res.OutputFiles))
 	}
 	return res.OutputFiles[0].Contents, nil
 }
@@ -317,11 +326,12 @@ func (a *Assets) CoreSize() int { return a.coreSize }
 
 // ServeHTTP serves, by r.URL.Path: /static/cs.min.js (minified), /static/cs.js
 // (readable bundle), /static/widgets/* (the lazily loaded widget framework and
-// default widgets) and /demo/ (demo page and its files).
+// default widgets), /demo/ (demo page and its files) and /operator/ (the
+// operator workstation, under a strict Content-Security-Policy).
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	if p == "/demo" {
-		target := "/demo/"
+	if p == "/demo" || p == "/operator" {
+		target := p + "/"
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}
@@ -348,6 +358,9 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", f.ctype)
 	h.Set("Cache-Control", maxAge)
+	if strings.HasPrefix(p, "/operator/") {
+		workstationHeaders(h, p)
+	}
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("ETag", `"`+tag+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -287,3 +287,42 @@ func TestLeadFormsSizeBudget(t *testing.T) {
 		}
 	}
 }
+
+// The workstation is served under /operator/ with a strict CSP on every answer.
+func TestServeWorkstation(t *testing.T) {
+	a := newAssets(t)
+	for path, ctype := range map[string]string{
+		"/operator/":         "text/html; charset=utf-8",
+		"/operator/app.js":   "application/javascript; charset=utf-8",
+		"/operator/app.css":  "text/css; charset=utf-8",
+		"/operator/icon.svg": "image/svg+xml",
+	} {
+		resp := get(t, a, path)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if csp != WorkstationCSP || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", path, resp.Header.Get("X-Frame-Options"))
+		}
+	}
+	if cc := get(t, a, "/operator/").Header.Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("the page's Cache-Control %q, want no-cache", cc)
+	}
+	body, _ := io.ReadAll(get(t, a, "/operator/").Body)
+	if !strings.Contains(string(body), `<script src="app.js" defer></script>`) || strings.Contains(string(body), "style=") {
+		t.Errorf("the page: %s", body)
+	}
+	if resp := get(t, a, "/operator"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/operator/" {
+		t.Errorf("/operator: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	js, _ := io.ReadAll(get(t, a, "/operator/app.js").Body)
+	for _, bad := range []string{"innerHTML", "eval(", "new Function", "insertAdjacentHTML", "document.write"} {
+		if strings.Contains(string(js), bad) {
+			t.Errorf("app.js uses %s", bad)
+		}
+	}
+}

@@ -181,6 +181,16 @@ func TestServeDemo(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(login), `"token"`) {
 		t.Fatalf("demo operator login: %d %s", resp.StatusCode, login)
 	}
+	// The workstation's address is printed with the demo login, and serves the app.
+	ws := regexp.MustCompile(`workstation: (\S+/operator/)\s+\(sign in as (\S+) / (\S+)\)`).FindStringSubmatch(out.String())
+	if ws == nil || ws[2] != op[1] || ws[3] != op[2] {
+		t.Fatalf("no workstation line in the output:\n%s", out.String())
+	}
+	resp, err = http.Get(ws[1])
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("workstation page: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	// Metrics are served on their own listener, not on the public one.
 	resp, err = http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {

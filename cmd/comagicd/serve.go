@@ -165,6 +165,7 @@ func seedDemo(ctx context.Context, sites *postgres.Sites, employees *postgres.Em
 		fmt.Fprintf(out, "  health:      %shealthz   metrics: %s\n", baseURL, metrics)
 		fmt.Fprintf(out, "  site_key: %s\n", s.Key)
 		if e, err := employees.EmployeeByLogin(ctx, demoOperatorLogin); err == nil && e.DisabledAt == nil {
+			fmt.Fprintf(out, "  workstation: %soperator/   (sign in as %s / %s)\n", baseURL, demoOperatorLogin, demoOperatorPassword)
 			fmt.Fprintf(out, "  operator:    login %s, password %s (demo only; change it: comagicd admin employee update --login %s --password-stdin)\n",
 				demoOperatorLogin, demoOperatorPassword, demoOperatorLogin)
 			fmt.Fprintf(out, "               answer chats in a terminal: echo %s | go run ./cmd/comagicd operator -url %s -login %s -password-stdin\n",

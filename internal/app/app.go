@@ -30,6 +30,7 @@ import (
 	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/tracking"
+	"github.com/comagicd/comagicd/internal/workstation"
 )
 
 // App is a comagicd instance without its listeners.
@@ -119,10 +120,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Observe: func(outcome string) { m.CallbackDispatches.WithLabelValues(outcome).Inc() }})
 	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
+	ws := workstation.NewService(postgres.NewWorkstation(db), sites, h, logger)
+	lds := leads.NewService(store, sites, signer, wh.Publisher)
+	lds.Created = ws.OfflineRequestCreated
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,
-		Leads:          leads.NewService(store, sites, signer, wh.Publisher),
+		Leads:          lds,
+		Workstation:    ws,
 		DB:             db,
 		Metrics:        m,
 		Logger:         logger,

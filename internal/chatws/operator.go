@@ -9,6 +9,7 @@ import (
 
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/workstation"
 )
 
 // pendingReply is a reply held until the events of its chat are sent.
@@ -64,13 +65,20 @@ func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
 		if w.Available != nil {
 			send(map[string]any{"type": "availability", "site_id": w.Site, "available": *w.Available})
 		}
-	case "callback":
-		// A call-back order was accepted on the site (package callbacks).
-		var cb struct {
-			ID int64 `json:"id"`
-		}
+	case workstation.WakeCallback:
+		// A call-back order was accepted on the site (package callbacks,
+		// without an event) or marked (package workstation).
+		var cb workstation.Wake
 		if json.Unmarshal(payload, &cb) == nil && cb.ID > 0 {
-			send(map[string]any{"type": "callback", "site_id": w.Site, "callback_id": cb.ID})
+			if cb.Event == "" {
+				cb.Event = workstation.EventRequested
+			}
+			send(map[string]any{"type": "callback", "site_id": w.Site, "callback_id": cb.ID, "event": cb.Event, "processed": cb.Processed})
+		}
+	case workstation.WakeOfflineRequest:
+		var r workstation.Wake
+		if json.Unmarshal(payload, &r) == nil && r.ID > 0 && r.Event != "" {
+			send(map[string]any{"type": "offline_request", "site_id": w.Site, "offline_request_id": r.ID, "event": r.Event, "processed": r.Processed})
 		}
 	}
 }

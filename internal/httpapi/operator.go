@@ -43,6 +43,7 @@ func (h *Handler) operatorRoutes(r chi.Router) {
 			r.Use(ops.Middleware)
 			r.Post("/logout", h.operatorLogout(ops))
 			r.Get("/me", h.operatorMe)
+			h.workstationRoutes(r)
 		})
 	})
 }

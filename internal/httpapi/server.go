@@ -21,6 +21,7 @@ import (
 	"github.com/comagicd/comagicd/internal/metrics"
 	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/tracking"
+	"github.com/comagicd/comagicd/internal/workstation"
 )
 
 // Tracking is the tracking service the handlers call.
@@ -71,7 +72,7 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// RateLimit is requests per minute per client IP on public endpoints; 0 = off.
 	RateLimit int
-	// Assets serves /static/*, /comagic/static/* and /demo/*; may be nil.
+	// Assets serves /static/*, /comagic/static/*, /demo/* and /operator/*; may be nil.
 	Assets http.Handler
 	// Chat serves the chat channels; nil leaves them out.
 	Chat *ChatDeps
@@ -87,6 +88,9 @@ type Deps struct {
 	Callbacks Callbacks
 	// LeadRules gives the lead rules the bootstrap answer carries; nil sends none.
 	LeadRules LeadRules
+	// Workstation serves the operator workstation's endpoints (with
+	// Operators); nil leaves them out.
+	Workstation *workstation.Service
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -154,6 +158,8 @@ func New(d Deps) *Handler {
 		r.Handle("/static/*", assets)
 		r.Handle("/demo/*", assets)
 		r.Handle("/demo", assets) // redirects to /demo/, keeping ?k=
+		r.Handle("/operator/*", assets)
+		r.Handle("/operator", assets) // redirects to /operator/
 		r.Handle("/comagic/static/*", http.StripPrefix("/comagic", assets))
 	}
 	r.NotFound(h.notFound)

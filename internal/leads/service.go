@@ -28,6 +28,10 @@ type Events interface {
 
 // Service stores offline requests from browsers and site backends.
 type Service struct {
+	// Created, when set, is called after a new request was stored (not for
+	// a replay): the workstation tells the site's operators.
+	Created func(ctx context.Context, r *comagic.OfflineRequest)
+
 	store  Store
 	sites  Sites
 	signer *credentials.Signer
@@ -113,6 +117,9 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 		// The insert is group committed with others: published after the
 		// commit, not in its transaction.
 		s.events.Publish(ctx, site.AccountID, webhooks.EventOfflineRequestCreated, webhooks.OfflineRequestData(r))
+	}
+	if s.Created != nil && !r.Replayed {
+		s.Created(ctx, r)
 	}
 	return r, nil
 }

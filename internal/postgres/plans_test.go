@@ -16,6 +16,7 @@ import (
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/internal/testenv"
+	"github.com/comagicd/comagicd/internal/workstation"
 )
 
 // Sizes of the loaded data: a few million rows, generated in SQL. Every
@@ -193,6 +194,38 @@ func TestPlansAtSize(t *testing.T) {
 				round, loaded, touched, events, leads, actions, len(got))
 		}
 	}
+	checkLiveVisitors(ctx, t, admin, siteID)
+}
+
+// liveBuffersPerRow bounds the buffers the live-visitor list may touch per
+// visitor it answers: a few index probes (the visitor, the latest hit, a
+// newer session, the open chat), never a scan.
+const liveBuffersPerRow = 40
+
+// checkLiveVisitors checks the workstation's live-visitor list on the loaded
+// database, where every loaded session had a page view a minute ago: the
+// list walks sessions_site_last_hit_idx from the newest and stops at the
+// limit, with custom and generic plans.
+func checkLiveVisitors(ctx context.Context, t *testing.T, c *pgx.Conn, siteID int64) {
+	t.Helper()
+	const limit = workstation.MaxLive
+	since := time.Now().Add(-workstation.LiveWindow)
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		exec(ctx, t, c, `SET plan_cache_mode = `+mode)
+		name := "live_" + mode
+		exec(ctx, t, c, `PREPARE `+name+` AS `+postgres.LiveVisitorsSQL)
+		var out []byte
+		if err := c.QueryRow(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE %s(%d, '%s', %d)`,
+			name, siteID, since.UTC().Format(time.RFC3339Nano), limit)).Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		plan := planOf(t, out)
+		checkPlanWithin(t, "live visitors, "+mode, plan, "sessions_site_last_hit_idx", limit*liveBuffersPerRow)
+		if rows := num(plan["Actual Rows"]); rows != limit {
+			t.Errorf("live visitors, %s: %v rows, want %d", mode, rows, limit)
+		}
+	}
+	exec(ctx, t, c, `RESET plan_cache_mode`)
 }
 
 // warmUp runs the write paths on the empty database as pages do, in batches:
@@ -318,6 +351,12 @@ func explainingStore(ctx context.Context, t *testing.T, url string, plans *expla
 // than maxBuffers buffers, or (index != "") does not use index.
 func checkPlan(t *testing.T, what string, plan map[string]any, index string) {
 	t.Helper()
+	checkPlanWithin(t, what, plan, index, maxBuffers)
+}
+
+// checkPlanWithin is checkPlan with another bound of the buffers.
+func checkPlanWithin(t *testing.T, what string, plan map[string]any, index string, maxBuffers float64) {
+	t.Helper()
 	if plan == nil {
 		t.Errorf("%s: no plan", what)
 		return
@@ -346,7 +385,7 @@ func checkPlan(t *testing.T, what string, plan map[string]any, index string) {
 	case len(seq) > 0:
 		t.Errorf("%s: sequential scan of %v:\n%s", what, seq, pretty)
 	case buffers > maxBuffers:
-		t.Errorf("%s: %v buffers, want at most %d:\n%s", what, buffers, maxBuffers, pretty)
+		t.Errorf("%s: %v buffers, want at most %v:\n%s", what, buffers, maxBuffers, pretty)
 	case index != "" && !usesIndex:
 		t.Errorf("%s: does not use %s:\n%s", what, index, pretty)
 	}
