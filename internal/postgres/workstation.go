@@ -31,19 +31,21 @@ const sessionSource = `coalesce(nullif(s.utm_source, ''), s.referrer_domain, '')
 
 // LiveVisitorsSQL lists the visitors of site $1 with a page view since $2,
 // newest first, at most $3: the sessions by sessions_site_last_hit_idx, each
-// the visitor's latest (sessions_visitor_idx), with its latest hit
-// (hits_session_idx) and the visitor's open chat (chats_open_visitor_idx).
-const LiveVisitorsSQL = `SELECT s.visitor_id, s.id, coalesce(v.name, ''), s.started_at, s.last_hit_at, ` + sessionSource + `,
+// the visitor's latest (sessions_visitor_idx), cut to the limit before the
+// visitor, its latest hit (hits_session_idx) and its open chat
+// (chats_open_visitor_idx) are looked up, so that only the answered rows pay
+// for them (also when parallel workers read ahead).
+const LiveVisitorsSQL = `SELECT s.visitor_id, s.id, coalesce((SELECT v.name FROM visitors v WHERE v.id = s.visitor_id), ''), s.started_at, s.last_hit_at, ` + sessionSource + `,
 	s.referrer, s.referrer_domain, s.landing_url, s.utm_source, s.utm_medium, s.utm_campaign, s.utm_term, s.utm_content,
-	s.device_type, h.url, h.title, h.created_at, c.id
-FROM sessions s
-LEFT JOIN visitors v ON v.id = s.visitor_id
+	s.device_type, h.url, h.title, h.created_at,
+	(SELECT c.id FROM chats c WHERE c.site_id = s.site_id AND c.visitor_id = s.visitor_id AND c.state <> 'closed')
+FROM (SELECT * FROM sessions l
+      WHERE l.site_id = $1 AND l.last_hit_at > $2
+        AND NOT EXISTS (SELECT 1 FROM sessions n WHERE n.visitor_id = l.visitor_id AND n.started_at > l.started_at)
+      ORDER BY l.last_hit_at DESC
+      LIMIT $3) s
 LEFT JOIN LATERAL (SELECT url, title, created_at FROM hits WHERE session_id = s.id ORDER BY created_at DESC LIMIT 1) h ON true
-LEFT JOIN chats c ON c.site_id = s.site_id AND c.visitor_id = s.visitor_id AND c.state <> 'closed'
-WHERE s.site_id = $1 AND s.last_hit_at > $2
-  AND NOT EXISTS (SELECT 1 FROM sessions n WHERE n.visitor_id = s.visitor_id AND n.started_at > s.started_at)
-ORDER BY s.last_hit_at DESC
-LIMIT $3`
+ORDER BY s.last_hit_at DESC`
 
 // LiveVisitors returns the visitors of the site whose latest session had a
 // page view since since, newest activity first.
