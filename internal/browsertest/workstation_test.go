@@ -541,4 +541,9 @@ func TestWorkstation_Reconnect(t *testing.T) {
 		t.Errorf("%d operator messages stored, want 1", stored)
 	}
 	clean(t, op)
+
+	// A reload keeps the session (the cookie) and shows the chat's history.
+	op.Go(srv.URL + "/operator/")
+	Wait[bool](op, `!!document.querySelector('`+activeChat+`') && [...document.querySelectorAll('`+activeChat+` .msg__bubble')].map(e => e.textContent).join('|') === 'Вопрос|Пока вас не было|Ответ без связи'`, boot)
+	clean(t, op)
 }
