@@ -142,9 +142,7 @@ function onChat(c, fromReply) {
       ch.c = c;
       ch.draft = '';
     } else {
-      // Transferred away (or back to a queue).
-      toast(t('chat.transferred', c.id));
-      dropChat(c.id);
+      handedOver(c.id); // transferred away (or back to a queue)
     }
   }
   render();
@@ -203,6 +201,13 @@ async function loadHistory(ch) {
   ch.more = !!r.more;
   ch.loaded = true;
   if (ch.c.id === active) renderPane(ch, true);
+}
+
+/** handedOver drops a chat that is no longer the operator's, once. */
+function handedOver(id) {
+  if (!chats.has(id)) return;
+  toast(t('chat.transferred', id));
+  dropChat(id);
 }
 
 function dropChat(id) {
@@ -471,7 +476,7 @@ function buildPane(ch) {
   p.sub = h('div', { class: 'chat__sub' });
   p.rating = h('div', { class: 'chat__rating' });
   p.cardBtn = h('button', { type: 'button', class: 'btn chat__cardbtn', onclick: () => { cardOpen = !cardOpen; render(); }, text: t('chat.card') });
-  p.transferBtn = h('button', { type: 'button', class: 'btn chat__transfer', onclick: () => openTransfer(ch.c, (r) => { if (r && r.ok) { toast(t('chat.transferred', ch.c.id)); dropChat(ch.c.id); } }), text: t('chat.transfer') });
+  p.transferBtn = h('button', { type: 'button', class: 'btn chat__transfer', onclick: () => openTransfer(ch.c, () => handedOver(ch.c.id)), text: t('chat.transfer') });
   p.closeBtn = h('button', { type: 'button', class: 'btn btn--danger chat__close', onclick: () => closeChat(ch), text: t('chat.close') });
   p.dismissBtn = h('button', { type: 'button', class: 'btn chat__dismiss', onclick: () => dropChat(ch.c.id), text: t('chat.dismiss') });
   p.older = h('button', { type: 'button', class: 'btn btn--ghost btn--sm log__older', onclick: () => loadHistory(ch), text: t('chat.older') });
