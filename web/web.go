@@ -359,7 +359,7 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", f.ctype)
 	h.Set("Cache-Control", maxAge)
 	if strings.HasPrefix(p, "/operator/") {
-		workstationHeaders(h, p)
+		workstationHeaders(h, p, r.Host)
 	}
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("ETag", `"`+tag+`"`)

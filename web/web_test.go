@@ -302,11 +302,21 @@ func TestServeWorkstation(t *testing.T) {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		csp := resp.Header.Get("Content-Security-Policy")
-		if csp != WorkstationCSP || strings.Contains(csp, "unsafe") {
+		if want := strings.Replace(WorkstationCSP, "connect-src 'self'", "connect-src 'self' ws://example.com wss://example.com", 1); csp != want || strings.Contains(csp, "unsafe") {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
 		if resp.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s: X-Frame-Options %q", path, resp.Header.Get("X-Frame-Options"))
+		}
+	}
+	for host, want := range map[string]string{
+		"chat.example.com:8443":  "connect-src 'self' ws://chat.example.com:8443 wss://chat.example.com:8443;",
+		"[::1]:8080":             "connect-src 'self' ws://[::1]:8080 wss://[::1]:8080;",
+		"evil.com; script-src *": "connect-src 'self';",
+		"":                       "connect-src 'self';",
+	} {
+		if got := WorkstationCSPFor(host); !strings.Contains(got, want) || strings.Count(got, "script-src") != 1 {
+			t.Errorf("CSP for host %q: %s", host, got)
 		}
 	}
 	if cc := get(t, a, "/operator/").Header.Get("Cache-Control"); cc != "no-cache" {

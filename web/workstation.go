@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"regexp"
+	"strings"
 )
 
 // The operator workstation: a single-page app under /operator/, built from
@@ -19,9 +21,24 @@ const (
 // WorkstationCSP is the Content-Security-Policy of every /operator/ answer:
 // the app's own script and styles only (no inline code, no eval), its API and
 // websocket on the same origin, chat files and images from the same origin.
+// The websocket's origin is also named with the ws: and wss: schemes (for
+// browsers whose 'self' does not cover them) when the request's host is a
+// plain host[:port]; see WorkstationCSPFor.
 const WorkstationCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; media-src 'self'; font-src 'self'; manifest-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// plainHost matches a host[:port] that may stand in a CSP source expression.
+var plainHost = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+// WorkstationCSPFor is WorkstationCSP for a request to host: connect-src also
+// names ws://host and wss://host.
+func WorkstationCSPFor(host string) string {
+	if !plainHost.MatchString(host) {
+		return WorkstationCSP
+	}
+	return strings.Replace(WorkstationCSP, "connect-src 'self'", "connect-src 'self' ws://"+host+" wss://"+host, 1)
+}
 
 // buildWorkstation adds the workstation's files (skipped when fsys has none,
 // as in build tests).
@@ -54,8 +71,8 @@ func (a *Assets) buildWorkstation(fsys fs.FS) error {
 
 // workstationHeaders sets the security headers of a workstation answer; the
 // page itself is revalidated on every load so that a new release shows at once.
-func workstationHeaders(h http.Header, path string) {
-	h.Set("Content-Security-Policy", WorkstationCSP)
+func workstationHeaders(h http.Header, path, host string) {
+	h.Set("Content-Security-Policy", WorkstationCSPFor(host))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")

@@ -267,6 +267,14 @@ func TestWorkstation_Chat(t *testing.T) {
 	vis.Run(chromedp.Click(chromedp.CSS(`.cmgd-msg--bot .cmgd-star[data-mark="5"]`)))
 	Wait[bool](op2, `document.querySelectorAll('`+activeChat+` .chat__rating .star--on').length === 5 && document.querySelector('`+activeChat+` .chat__ratingtext').textContent.includes('5')`, boot)
 	shots(t, op2, "chat-rated")
+
+	// The card lists the chat among the visitor's chats; its transcript opens.
+	Wait[bool](op2, `[...document.querySelectorAll('.cardpane .card__chat')].some(b => b.textContent.startsWith('#`+chatID+` · чат завершён'))`, boot)
+	op2.Run(chromedp.Click(chromedp.CSS(`.cardpane .card__chat`)))
+	Wait[bool](op2, `!!document.querySelector('.dialog .log--dialog') && [...document.querySelectorAll('.dialog .msg__bubble')].some(e => e.textContent === `+jsString(first)+`) && [...document.querySelectorAll('.dialog .msg__bubble')].some(e => e.textContent === 'Я продолжу, меня зовут Борис')`, boot)
+	shots(t, op2, "transcript")
+	op2.Run(chromedp.KeyEvent(kb.Escape))
+	Wait[bool](op2, `!document.querySelector('.dialog')`, boot)
 	clean(t, op2)
 	clean(t, op)
 	noExceptions(t, vis)
@@ -540,5 +548,10 @@ func TestWorkstation_Reconnect(t *testing.T) {
 	if stored != 1 {
 		t.Errorf("%d operator messages stored, want 1", stored)
 	}
+	clean(t, op)
+
+	// A reload keeps the session (the cookie) and shows the chat's history.
+	op.Go(srv.URL + "/operator/")
+	Wait[bool](op, `!!document.querySelector('`+activeChat+`') && [...document.querySelectorAll('`+activeChat+` .msg__bubble')].map(e => e.textContent).join('|') === 'Вопрос|Пока вас не было|Ответ без связи'`, boot)
 	clean(t, op)
 }

@@ -6,7 +6,8 @@
 import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import * as api from './api.js';
-import { emit } from './state.js';
+import { app, emit } from './state.js';
+import { eventNode } from './events.js';
 
 let seq = 0;
 
@@ -84,7 +85,8 @@ function render(box, v, siteID, onClose) {
       section(t('card.chats'), (v.chats || []).length
         ? h('ul', { class: 'card__list' }, v.chats.map((c) => h('li', {},
           h('span', { class: 'card__time', text: clock(c.created_at) }),
-          h('span', { text: '#' + c.id + ' · ' + t('chat.state.' + c.state) + (c.employee ? ' · ' + c.employee.name : '') }),
+          h('button', { type: 'button', class: 'linkbtn card__chat', title: t('card.transcript'), onclick: () => transcript(c),
+            text: '#' + c.id + ' · ' + t('chat.state.' + c.state) + (c.employee ? ' · ' + c.employee.name : '') }),
           c.rating ? h('span', { class: 'stars-inline', text: '★'.repeat(c.rating) + '☆'.repeat(5 - c.rating) }) : null)))
         : h('p', { class: 'muted', text: t('card.empty') })),
       section(t('card.requests'), (v.offline_requests || []).length
@@ -145,4 +147,40 @@ function editContacts(box, v, siteID, card, onClose) {
   });
   fill(box, form);
   name.focus();
+}
+
+/** transcript shows a chat's conversation in a dialog, paging back on demand. */
+async function transcript(c) {
+  const log = h('div', { class: 'log log--dialog' });
+  const more = h('button', { type: 'button', class: 'btn btn--ghost btn--sm log__older', hidden: true, text: t('chat.older') });
+  const dlg = h('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': t('card.transcript') },
+    h('div', { class: 'dialog__box dialog__box--wide' },
+      h('div', { class: 'dialog__head' },
+        h('h2', { class: 'dialog__title', text: t('card.transcript') + ' #' + c.id }),
+        h('button', { type: 'button', class: 'btn btn--icon', 'aria-label': '×', onclick: () => close(), text: '×' })),
+      more, log));
+  const close = () => { dlg.remove(); document.removeEventListener('keydown', esc); };
+  const esc = (e) => { if (e.key === 'Escape') close(); };
+  document.addEventListener('keydown', esc);
+  dlg.addEventListener('click', (e) => { if (e.target === dlg) close(); });
+  document.body.appendChild(dlg);
+  let before = 0;
+  const page = async () => {
+    const q = { type: 'history', chat_id: c.id };
+    if (before) q.before = before;
+    const r = await app.conn.call(q);
+    if (!r.ok) {
+      log.insertBefore(h('p', { class: 'form__error', text: errText(r.error) }), log.firstChild);
+      return;
+    }
+    const msgs = r.messages || [];
+    const first = log.firstChild;
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    for (const ev of msgs) log.insertBefore(eventNode(ev), first);
+    if (msgs.length) before = msgs[0].message_id;
+    more.hidden = !r.more;
+    log.scrollTop = log.scrollHeight - fromBottom;
+  };
+  more.addEventListener('click', page);
+  await page();
 }

@@ -4,7 +4,7 @@
 // Everything follows the operator channel of api/asyncapi.yaml: events are
 // kept per chat by seq, so replays after a reconnect never double anything.
 
-import { h, fill, uid, clock, duration, bytes, toast, safeURL } from './dom.js';
+import { h, fill, uid, clock, duration, toast } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import { app, on, emit, siteName } from './state.js';
 import * as api from './api.js';
@@ -12,6 +12,7 @@ import * as alert from './alert.js';
 import { showCard } from './card.js';
 import { openTransfer } from './transfer.js';
 import { icon } from './icons.js';
+import { eventNode, stars } from './events.js';
 
 /** queue: chat id → chat (state queued), oldest first by created_at. */
 const queue = new Map();
@@ -142,9 +143,7 @@ function onChat(c, fromReply) {
       ch.c = c;
       ch.draft = '';
     } else {
-      // Transferred away (or back to a queue).
-      toast(t('chat.transferred', c.id));
-      dropChat(c.id);
+      handedOver(c.id); // transferred away (or back to a queue)
     }
   }
   render();
@@ -203,6 +202,13 @@ async function loadHistory(ch) {
   ch.more = !!r.more;
   ch.loaded = true;
   if (ch.c.id === active) renderPane(ch, true);
+}
+
+/** handedOver drops a chat that is no longer the operator's, once. */
+function handedOver(id) {
+  if (!chats.has(id)) return;
+  toast(t('chat.transferred', id));
+  dropChat(id);
 }
 
 function dropChat(id) {
@@ -471,7 +477,7 @@ function buildPane(ch) {
   p.sub = h('div', { class: 'chat__sub' });
   p.rating = h('div', { class: 'chat__rating' });
   p.cardBtn = h('button', { type: 'button', class: 'btn chat__cardbtn', onclick: () => { cardOpen = !cardOpen; render(); }, text: t('chat.card') });
-  p.transferBtn = h('button', { type: 'button', class: 'btn chat__transfer', onclick: () => openTransfer(ch.c, (r) => { if (r && r.ok) { toast(t('chat.transferred', ch.c.id)); dropChat(ch.c.id); } }), text: t('chat.transfer') });
+  p.transferBtn = h('button', { type: 'button', class: 'btn chat__transfer', onclick: () => openTransfer(ch.c, () => handedOver(ch.c.id)), text: t('chat.transfer') });
   p.closeBtn = h('button', { type: 'button', class: 'btn btn--danger chat__close', onclick: () => closeChat(ch), text: t('chat.close') });
   p.dismissBtn = h('button', { type: 'button', class: 'btn chat__dismiss', onclick: () => dropChat(ch.c.id), text: t('chat.dismiss') });
   p.older = h('button', { type: 'button', class: 'btn btn--ghost btn--sm log__older', onclick: () => loadHistory(ch), text: t('chat.older') });
@@ -565,54 +571,3 @@ function renderDraft(ch) {
   fill(p.draft, show ? [h('span', { class: 'draft__label', text: t('chat.typing') }), h('span', { class: 'draft__text', text: ch.draft })] : null);
 }
 
-function stars(n) {
-  const s = h('span', { class: 'stars', 'aria-hidden': 'true' });
-  for (let i = 1; i <= 5; i++) s.appendChild(h('span', { class: i <= n ? 'star star--on' : 'star', text: '★' }));
-  return s;
-}
-
-function eventNode(ev) {
-  const time = clock(ev.date);
-  switch (ev.kind) {
-    case 'message':
-    case 'file': {
-      const who = ev.sender === 'operator' ? (ev.operator && ev.operator.name) || t('ev.operator') : ev.sender === 'system' ? t('ev.system') : '';
-      let body;
-      if (ev.kind === 'file' && ev.file) {
-        const img = /^image\/(png|jpeg|gif|webp)$/.test(ev.file.content_type || '');
-        body = h('a', { class: 'msg__file', href: safeURL(ev.file.url), target: '_blank', rel: 'noopener noreferrer', download: ev.file.name },
-          img ? h('img', { class: 'msg__thumb', src: safeURL(ev.file.url), alt: '' }) : h('span', { class: 'msg__fileicon' }, icon('file', 20)),
-          h('span', { class: 'msg__filename', text: ev.file.name }),
-          h('span', { class: 'msg__filesize', text: bytes(ev.file.size || 0) }));
-      } else {
-        body = ev.text;
-      }
-      return h('div', { class: 'msg msg--' + ev.sender, dataset: { seq: ev.seq } },
-        h('div', { class: 'msg__bubble' }, body),
-        h('div', { class: 'msg__meta' }, who ? h('span', { class: 'msg__who', text: who }) : null, h('span', { text: time })));
-    }
-    case 'system':
-      return sys(ev, ev.text);
-    case 'invite':
-      return sys(ev, t('ev.invite', ev.text));
-    case 'join':
-      return sys(ev, t('ev.join', (ev.operator && ev.operator.name) || t('ev.operator')));
-    case 'leave':
-      return sys(ev, t('ev.leave', (ev.operator && ev.operator.name) || t('ev.operator')));
-    case 'rating':
-      return sys(ev, t('ev.rating', ev.data && ev.data.rating), 'rating');
-    case 'retention_action':
-      return sys(ev, t('ev.retention', ev.data && ev.data.alternate_communication_way));
-    case 'close': {
-      const by = ev.data && ev.data.closed_by;
-      return sys(ev, t('ev.close', by ? t('ev.closed_by.' + by) : ''));
-    }
-    default:
-      return sys(ev, ev.text || ev.kind);
-  }
-}
-
-function sys(ev, text, kind) {
-  return h('div', { class: 'sys' + (kind ? ' sys--' + kind : ''), dataset: { seq: ev.seq } },
-    h('span', { class: 'sys__text', text }), h('span', { class: 'sys__time', text: clock(ev.date) }));
-}
