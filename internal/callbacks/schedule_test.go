@@ -70,7 +70,7 @@ func TestWorkingHours(t *testing.T) {
 		times := d["times"].([]any)
 		first, last := int64(times[0].(float64)), int64(times[len(times)-1].(float64))
 		if len(times) != 18 || first != opens.UnixMilli() || last != opens.Add(8*time.Hour+30*time.Minute).UnixMilli() ||
-			int64(d["date"].(float64)) != opens.Add(-9*time.Hour).UnixMilli() {
+			int64(d["date"].(float64)) != opens.Add(3*time.Hour).UnixMilli() {
 			t.Errorf("%s: day %v, want 18 times from %v", vc, d, opens)
 		}
 	}

@@ -239,7 +239,9 @@ func (w Week) NextOpen(t time.Time, loc *time.Location) time.Time {
 }
 
 // Day is one day of offered call times, as the vendor's widgets read it:
-// date and times in milliseconds since the epoch.
+// date and times in milliseconds since the epoch. Date is noon of the day in
+// the site's time zone: a widget shows it as a date in the visitor's time
+// zone, where the site's midnight may fall on the day before.
 type Day struct {
 	Date  int64   `json:"date"`
 	Times []int64 `json:"times"`
@@ -271,7 +273,7 @@ func CallTimes(w *Week, now time.Time, loc *time.Location, days int, step, lead 
 					continue
 				}
 				if d.Times == nil {
-					d.Date = at(day, 0).UnixMilli()
+					d.Date = at(day, 12*60).UnixMilli()
 				}
 				d.Times = append(d.Times, t.UnixMilli())
 			}

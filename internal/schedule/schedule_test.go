@@ -101,10 +101,10 @@ func TestCallTimes(t *testing.T) {
 	days := CallTimes(&w, now, msk, 4, 30*time.Minute, 15*time.Minute)
 	ms := func(d, h, m int) int64 { return time.Date(2026, 11, d, h, m, 0, 0, msk).UnixMilli() }
 	want := []Day{
-		{ms(27, 0, 0), []int64{ms(27, 10, 30)}},
-		{ms(28, 0, 0), []int64{ms(28, 10, 0), ms(28, 10, 30)}},
+		{ms(27, 12, 0), []int64{ms(27, 10, 30)}},
+		{ms(28, 12, 0), []int64{ms(28, 10, 0), ms(28, 10, 30)}},
 		// Sunday is closed and left out.
-		{ms(30, 0, 0), []int64{ms(30, 9, 0), ms(30, 9, 30), ms(30, 10, 0), ms(30, 10, 30)}},
+		{ms(30, 12, 0), []int64{ms(30, 9, 0), ms(30, 9, 30), ms(30, 10, 0), ms(30, 10, 30)}},
 	}
 	if len(days) != len(want) {
 		t.Fatalf("got %d days %v, want %v", len(days), days, want)
