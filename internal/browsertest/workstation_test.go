@@ -260,6 +260,16 @@ func TestWorkstation_Chat(t *testing.T) {
 	Wait[bool](vis, `[...document.querySelectorAll('.cmgd-msg--operator .cmgd-msg__bubble')].some(e => e.textContent === 'Я продолжу, меня зовут Борис')`, boot)
 	Wait[bool](vis, `document.querySelector('.cmgd-chat__who .cmgd-panel__title').textContent === 'Борис'`, boot)
 
+	// Anna corrects the visitor's name (through the API, as her card would):
+	// Boris's tab of the chat takes the new name without a reload.
+	var visitorID, siteID int64
+	if err := env.srv.DB.QueryRow(context.Background(), `SELECT visitor_id, site_id FROM chats WHERE id = $1`, chatID).Scan(&visitorID, &siteID); err != nil {
+		t.Fatal(err)
+	}
+	Wait[bool](op, fmt.Sprintf(`fetch('/api/operator/visitors/%d?site_id=%d', {method: 'PATCH', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({name: 'Иван Петров'})}).then(r => r.ok)`, visitorID, siteID), boot)
+	Wait[bool](op2, `[...document.querySelectorAll('.tab__name')].some(e => e.textContent === 'Иван Петров')`, boot)
+
 	// Boris closes; the visitor rates; the rating shows on his screen.
 	op2.Run(chromedp.Click(chromedp.CSS(activeChat + ` .chat__close`)))
 	Wait[bool](op2, `!document.querySelector('`+activeChat+` .chat__notice').hidden && document.querySelector('`+activeChat+` .composer').hidden`, boot)

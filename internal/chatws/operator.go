@@ -80,6 +80,11 @@ func (os *operatorSession) onWake(payload []byte, send func(any), poke func()) {
 		if json.Unmarshal(payload, &r) == nil && r.ID > 0 && r.Event != "" {
 			send(map[string]any{"type": "offline_request", "site_id": w.Site, "offline_request_id": r.ID, "event": r.Event, "processed": r.Processed})
 		}
+	case workstation.WakeVisitor:
+		var v workstation.Wake
+		if json.Unmarshal(payload, &v) == nil && v.ID > 0 {
+			send(map[string]any{"type": "visitor", "site_id": w.Site, "visitor_id": v.ID, "event": workstation.EventUpdated})
+		}
 	}
 }
 

@@ -157,6 +157,8 @@ func TestWorkstationLiveVisitorsAndCard(t *testing.T) {
 		fmt.Sprint(vc["phones"]) != "[79123456789]" {
 		t.Fatalf("edit: %d %v", st, a)
 	}
+	// The site's other operators hear of it.
+	frameOf(t, f.borisWS, "visitor", "visitor_id", v.visitor, "updated")
 	// The chat sees the same card.
 	if _, a := c.opCall("GET", live, f.anna.Token, nil); a.list("visitors")[0]["name"] != "Ivan <script>alert(1)</script>" {
 		t.Fatalf("live name: %v", a)

@@ -273,6 +273,7 @@ func NewService(store Store, sites Sites, pub Publisher, logger *slog.Logger) *S
 const (
 	WakeOfflineRequest = "offline_request"
 	WakeCallback       = "callback"
+	WakeVisitor        = "visitor"
 )
 
 // Events of the frames.
@@ -281,6 +282,7 @@ const (
 	EventRequested   = "requested"
 	EventProcessed   = "processed"
 	EventUnprocessed = "unprocessed"
+	EventUpdated     = "updated"
 )
 
 // Wake is the hub message about an offline request or a call-back order.
@@ -363,6 +365,7 @@ func (s *Service) EditContacts(ctx context.Context, op *Operator, siteID, visito
 	if err := s.store.SetContacts(ctx, siteID, visitorID, c); err != nil {
 		return nil, err
 	}
+	s.publish(ctx, Wake{K: WakeVisitor, Site: siteID, ID: visitorID, Event: EventUpdated})
 	return s.store.Card(ctx, siteID, visitorID)
 }
 

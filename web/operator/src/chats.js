@@ -56,6 +56,7 @@ on('frame', (f) => {
     case 'chat': return onChat(f.chat, false);
     case 'event': return onEvent(f, false);
     case 'typing': return onDraft(f);
+    case 'visitor': return onVisitorEdited(f);
     case 'reply': return undefined;
     default: return undefined;
   }
@@ -67,6 +68,18 @@ on('opened', () => {
     for (const [u, p] of ch.pending) if (p.state === 'sending') sendPending(ch, u);
   }
 });
+
+// Another operator edited a visitor's card: when this workstation shows a
+// chat of that visitor, it reads the new contacts and shows them.
+async function onVisitorEdited(f) {
+  const mine = [...chats.values()].map((ch) => ch.c).concat([...queue.values()])
+    .some((c) => c.site_id === f.site_id && c.visitor_id === f.visitor_id);
+  if (!mine) return;
+  try {
+    const r = await api.call('GET', '/api/operator/visitors/' + encodeURIComponent(f.visitor_id) + api.query({ site_id: f.site_id }));
+    if (r && r.visitor) emit('visitor', r.visitor);
+  } catch (e) { /* the next reload shows it */ }
+}
 
 // The card was edited: the chats of that visitor show the new name.
 on('visitor', (v) => {
