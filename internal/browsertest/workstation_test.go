@@ -236,7 +236,7 @@ func TestWorkstation_Chat(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`.cardpane input[name=emails]`), "ivan@example.com"),
 		chromedp.SetValue(chromedp.CSS(`.cardpane input[name=phones]`), "+7 912 345-67-89"),
 		chromedp.Click(chromedp.CSS(`.cardpane .card__form button[type=submit]`)))
-	Wait[bool](op, `!!document.querySelector('.cardpane .card__name') && document.querySelector('.cardpane .card__name').textContent === `+jsString(hostileText)+` && document.querySelector('.cardpane .card__email').textContent === 'ivan@example.com'`, boot)
+	Wait[bool](op, `!!document.querySelector('.cardpane .card__name') && document.querySelector('.cardpane .card__name').textContent === `+jsString(hostileText)+` && document.querySelector('.cardpane .card__email').textContent === 'ivan@example.com' && document.querySelector('.cardpane .card__phone').textContent === '+7 (912) 345-67-89'`, boot)
 	shots(t, op, "chat-card")
 	clean(t, op)
 
@@ -381,7 +381,7 @@ func TestWorkstation_Requests(t *testing.T) {
 	if res, _ := r["result"].(map[string]any); r["success"] != true || res["status"] != 0.0 {
 		t.Fatalf("sitePhoneCall: %v", r)
 	}
-	Wait[bool](op, `!!document.querySelector('.view--callbacks tr.lrow') && document.querySelector('.view--callbacks tr.lrow .lrow__name').textContent === '+79101234567'`, boot)
+	Wait[bool](op, `!!document.querySelector('.view--callbacks tr.lrow') && document.querySelector('.view--callbacks tr.lrow .lrow__name').textContent === '+7 (910) 123-45-67'`, boot)
 	shots(t, op, "callbacks")
 	op.Run(chromedp.Click(chromedp.CSS(`.view--callbacks .lrow__mark`)))
 	Wait[bool](op, `!document.querySelector('.view--callbacks tr.lrow')`, boot)

@@ -3,7 +3,7 @@
 // page and the pages of this visit, previous chats, offline requests and
 // call-back orders of the visitor.
 
-import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
+import { h, fill, clock, duration, toast, safeURL, shortURL, phoneText } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import * as api from './api.js';
 import { app, emit } from './state.js';
@@ -92,13 +92,13 @@ function render(box, v, siteID, onClose) {
       section(t('card.requests'), (v.offline_requests || []).length
         ? h('ul', { class: 'card__list' }, v.offline_requests.map((r) => h('li', {},
           h('span', { class: 'card__time', text: clock(r.created_at) }),
-          h('span', { class: 'card__reqtext', text: [r.name, r.phone, r.email].filter(Boolean).join(', ') + (r.message ? ' — ' + r.message : '') }),
+          h('span', { class: 'card__reqtext', text: [r.name, r.phone && phoneText(r.phone), r.email].filter(Boolean).join(', ') + (r.message ? ' — ' + r.message : '') }),
           h('span', { class: 'pill ' + (r.processed ? 'pill--done' : 'pill--new'), text: r.processed ? t('req.isDone') : t('req.isNew') }))))
         : h('p', { class: 'muted', text: t('card.empty') })),
       section(t('card.callbacks'), (v.callbacks || []).length
         ? h('ul', { class: 'card__list' }, v.callbacks.map((c) => h('li', {},
           h('span', { class: 'card__time', text: clock(c.created_at) }),
-          h('span', { text: c.phone + ' · ' + t('cb.state.' + (c.status === 'scheduled' ? 'requested' : c.status)) }),
+          h('span', { text: phoneText(c.phone) + ' · ' + t('cb.state.' + (c.status === 'scheduled' ? 'requested' : c.status)) }),
           h('span', { class: 'pill ' + (c.processed ? 'pill--done' : 'pill--new'), text: c.processed ? t('req.isDone') : t('req.isNew') }))))
         : h('p', { class: 'muted', text: t('card.empty') }))));
 }
@@ -110,7 +110,7 @@ function showContacts(box, v, siteID, card, onClose) {
     h('div', { class: 'card__name', text: v.name || t('chat.visitor', v.visitor_id) }),
     kv([
       [t('card.emails'), emails.length ? h('span', {}, emails.map((e, i) => [i ? ', ' : '', h('span', { class: 'card__email', text: e })])) : t('common.unknown')],
-      [t('card.phones'), phones.length ? h('span', {}, phones.map((p, i) => [i ? ', ' : '', h('span', { class: 'card__phone', text: p })])) : t('common.unknown')],
+      [t('card.phones'), phones.length ? h('span', {}, phones.map((p, i) => [i ? ', ' : '', h('span', { class: 'card__phone', text: phoneText(p) })])) : t('common.unknown')],
     ]),
     h('button', { type: 'button', class: 'btn btn--sm card__edit', onclick: () => editContacts(box, v, siteID, card, onClose), text: t('card.edit') }));
 }

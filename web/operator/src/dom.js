@@ -101,3 +101,11 @@ export function toast(text, kind) {
 export function shortURL(u) {
   return String(u || '').replace(/^https?:\/\//, '').replace(/\/$/, '');
 }
+
+/** phoneText writes a stored phone (digits, or E.164) for people: Russian
+ * numbers as +7 (912) 345-67-89, others as +digits; anything else as given. */
+export function phoneText(p) {
+  const d = String(p || '').replace(/\D/g, '');
+  if (/^7\d{10}$/.test(d)) return '+7 (' + d.slice(1, 4) + ') ' + d.slice(4, 7) + '-' + d.slice(7, 9) + '-' + d.slice(9);
+  return d.length >= 10 && d.length <= 15 ? '+' + d : String(p || '');
+}

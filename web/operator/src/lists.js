@@ -2,7 +2,7 @@
 // offline requests and call-back orders (filters, processed mark), kept up to
 // date by the offline_request and callback frames of the operator websocket.
 
-import { h, fill, clock, duration, toast, safeURL, shortURL } from './dom.js';
+import { h, fill, clock, duration, toast, safeURL, shortURL, phoneText } from './dom.js';
 import { t, errText, units } from './i18n.js';
 import { app, on, emit, siteName } from './state.js';
 import * as api from './api.js';
@@ -224,7 +224,7 @@ function renderList(L) {
       return h('tr', { class: 'lrow' + (fresh ? ' is-fresh' : ''), dataset: { id: x.id } },
         h('td', { class: 'nowrap' }, h('div', { text: clock(x.created_at) }), h('div', { class: 'muted small', text: '#' + x.id })),
         h('td', {}, h('div', { class: 'lrow__name', text: x.name || '—' }),
-          x.phone ? h('div', { class: 'small', text: x.phone }) : null, x.email ? h('div', { class: 'small', text: x.email }) : null),
+          x.phone ? h('div', { class: 'small', text: phoneText(x.phone) }) : null, x.email ? h('div', { class: 'small', text: x.email }) : null),
         h('td', { class: 'lrow__msg' }, h('div', { class: 'lrow__text', text: x.message || '' }),
           x.form_name ? h('div', { class: 'muted small', text: x.form_name }) : null,
           x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', title: x.page_url, text: shortURL(x.page_url) }) : null),
@@ -235,7 +235,7 @@ function renderList(L) {
     const st = x.status === 'scheduled' ? 'requested' : x.status;
     return h('tr', { class: 'lrow' + (fresh ? ' is-fresh' : ''), dataset: { id: x.id } },
       h('td', { class: 'nowrap' }, h('div', { text: clock(x.created_at) }), h('div', { class: 'muted small', text: '#' + x.id })),
-      h('td', { class: 'nowrap' }, h('div', { class: 'lrow__name', text: x.phone }), x.group ? h('div', { class: 'muted small', text: x.group.name }) : null),
+      h('td', { class: 'nowrap' }, h('div', { class: 'lrow__name', text: phoneText(x.phone) }), x.group ? h('div', { class: 'muted small', text: x.group.name }) : null),
       h('td', { class: 'nowrap', text: clock(x.scheduled_at) }),
       h('td', {}, h('span', { class: 'pill pill--cb-' + st, text: t('cb.state.' + st) }), x.last_error ? h('div', { class: 'muted small', text: x.last_error }) : null),
       h('td', {}, h('div', { text: sourceText(x.source) }), x.page_url ? h('a', { class: 'link small', href: safeURL(x.page_url), target: '_blank', rel: 'noopener noreferrer', title: x.page_url, text: shortURL(x.page_url) }) : null),
