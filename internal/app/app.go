@@ -123,6 +123,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	ws := workstation.NewService(postgres.NewWorkstation(db), sites, h, logger)
 	lds := leads.NewService(store, sites, signer, wh.Publisher)
 	lds.Created = ws.OfflineRequestCreated
+	loginFailures := postgres.NewLoginFailures(db)
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,
@@ -137,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Assets:         assets,
 		Ready:          h.Ready,
 		Operators:      cp.Operators,
+		LoginFailures:  loginFailures,
 		Chat:           cp.Deps,
 		Captcha:        capt,
 		Callbacks:      cbs,
@@ -164,6 +166,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		})
 	})
 	a.AddWorker("captcha purge", func(ctx context.Context) error { return a.every(ctx, purgeInterval, "captchas", capt.Purge) })
+	a.AddWorker("login failure purge", func(ctx context.Context) error {
+		return a.every(ctx, purgeInterval, "login failures", func(ctx context.Context) (int64, error) {
+			return loginFailures.Purge(ctx, time.Now().Add(-time.Hour))
+		})
+	})
 	return a, nil
 }
 

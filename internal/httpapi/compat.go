@@ -43,7 +43,7 @@ func (h *Handler) vcSet(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, comagic.Invalid("k", "k (credentials key) or sk (site key) is required"))
 			return
 		}
-		if h.ciFailures.blocked(sk) {
+		if h.ciFailures.blocked(r.Context(), sk) {
 			h.fail(w, r, comagic.Errorf(comagic.ERATELIMITED, "too many failed ci lookups, retry in a minute"))
 			return
 		}
@@ -61,7 +61,7 @@ func (h *Handler) vcSet(w http.ResponseWriter, r *http.Request) {
 		}
 		site, err = h.Tracking.AddVisitorInfoByComagicID(r.Context(), site, "", ci, info, nil)
 		if comagic.ErrorCode(err) == comagic.EUNAUTHORIZED {
-			h.ciFailures.fail(sk)
+			h.ciFailures.fail(r.Context(), sk)
 		}
 		if err != nil {
 			h.fail(w, r, err)

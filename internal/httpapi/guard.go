@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -103,7 +104,7 @@ func newFailureLimiter(max int, window time.Duration) *failureLimiter {
 }
 
 // blocked reports whether key has used up its failures.
-func (l *failureLimiter) blocked(key string) bool {
+func (l *failureLimiter) blocked(_ context.Context, key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.keys[key]
@@ -111,7 +112,7 @@ func (l *failureLimiter) blocked(key string) bool {
 }
 
 // fail counts a failure for key.
-func (l *failureLimiter) fail(key string) {
+func (l *failureLimiter) fail(_ context.Context, key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()

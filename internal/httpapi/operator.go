@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -28,8 +30,7 @@ func (h *Handler) operatorRoutes(r chi.Router) {
 		return
 	}
 	ops := h.Operators.WithFail(h.fail)
-	byIP := newFailureLimiter(maxLoginFailures, loginFailureWindow)
-	byLogin := newFailureLimiter(maxLoginFailures, loginFailureWindow)
+	byIP, byLogin := h.loginLimiter("ip"), h.loginLimiter("login")
 	r.Route("/api/operator", func(r chi.Router) {
 		if h.RateLimit > 0 {
 			r.Use(httprate.LimitBy(h.RateLimit, time.Minute,
@@ -85,10 +86,10 @@ func loginKey(login string) string {
 
 // operatorLogin checks a login and password and answers a token, also set as
 // the operator cookie. Failed attempts are limited per client IP and per login.
-func (h *Handler) operatorLogin(ops *operators.Service, byIP, byLogin *failureLimiter) http.HandlerFunc {
+func (h *Handler) operatorLogin(ops *operators.Service, byIP, byLogin failureCounter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIPOf(r)
-		if byIP.blocked(ip) {
+		if byIP.blocked(r.Context(), ip) {
 			h.loginLimited(w, r)
 			return
 		}
@@ -108,15 +109,15 @@ func (h *Handler) operatorLogin(ops *operators.Service, byIP, byLogin *failureLi
 			return
 		}
 		login = strings.TrimSpace(login)
-		if byLogin.blocked(loginKey(login)) {
+		if byLogin.blocked(r.Context(), loginKey(login)) {
 			h.loginLimited(w, r)
 			return
 		}
 		token, p, expires, err := ops.Login(r.Context(), login, password)
 		if err != nil {
 			if comagic.ErrorCode(err) == comagic.EUNAUTHORIZED {
-				byIP.fail(ip)
-				byLogin.fail(loginKey(login))
+				byIP.fail(r.Context(), ip)
+				byLogin.fail(r.Context(), loginKey(login))
 			}
 			h.fail(w, r, err)
 			return
@@ -163,4 +164,51 @@ func (h *Handler) operatorMe(w http.ResponseWriter, r *http.Request) {
 		Success  bool             `json:"success"`
 		Employee operatorEmployee `json:"employee"`
 	}{true, employeeOf(p)})
+}
+
+// FailureStore counts failures per scope and key in fixed windows for every
+// node (internal/postgres.LoginFailures).
+type FailureStore interface {
+	// Failures returns the failures of key in its current window; 0 once
+	// the window has ended.
+	Failures(ctx context.Context, scope, key string, window time.Duration) (int, error)
+	// Fail counts a failure of key, starting a new window after one ended.
+	Fail(ctx context.Context, scope, key string, window time.Duration) error
+}
+
+// failureCounter is what the login checks: the shared store or, without
+// one, this process's failureLimiter.
+type failureCounter interface {
+	blocked(ctx context.Context, key string) bool
+	fail(ctx context.Context, key string)
+}
+
+// loginLimiter returns the login failure counter of scope ("ip", "login").
+func (h *Handler) loginLimiter(scope string) failureCounter {
+	if h.LoginFailures == nil {
+		return newFailureLimiter(maxLoginFailures, loginFailureWindow)
+	}
+	return &sharedLimiter{store: h.LoginFailures, scope: scope, log: h.Logger}
+}
+
+// sharedLimiter counts in the shared store. When the store cannot be read
+// the login goes on (it needs the database too) and the error is logged.
+type sharedLimiter struct {
+	store FailureStore
+	scope string
+	log   *slog.Logger
+}
+
+func (l *sharedLimiter) blocked(ctx context.Context, key string) bool {
+	n, err := l.store.Failures(ctx, l.scope, key, loginFailureWindow)
+	if err != nil {
+		l.log.Warn("login failures: read", "scope", l.scope, "err", err)
+	}
+	return n >= maxLoginFailures
+}
+
+func (l *sharedLimiter) fail(ctx context.Context, key string) {
+	if err := l.store.Fail(context.WithoutCancel(ctx), l.scope, key, loginFailureWindow); err != nil {
+		l.log.Warn("login failures: count", "scope", l.scope, "err", err)
+	}
 }

@@ -33,6 +33,7 @@ type opServer struct {
 	emps *postgres.Employees
 	ops  *operators.Service
 	anna int64
+	deps httpapi.Deps
 }
 
 func startOpServer(t *testing.T, baseURL string, withOperators bool) *opServer {
@@ -64,7 +65,9 @@ func startOpServer(t *testing.T, baseURL string, withOperators bool) *opServer {
 	if withOperators {
 		s.ops = operators.NewService(emps)
 		d.Operators = s.ops
+		d.LoginFailures = postgres.NewLoginFailures(db)
 	}
+	s.deps = d
 	srv := httptest.NewServer(httpapi.New(d))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -291,6 +294,45 @@ func TestOperatorLoginRateLimited(t *testing.T) {
 	}
 	if status, _, _ := s.login("carl", "wrong", ip(51)...); status != 401 {
 		t.Fatalf("other ip: %d", status)
+	}
+}
+
+// The counts are shared by every node: failures spread over two servers on
+// one database meet one limit, on both.
+func TestOperatorLoginRateLimitedAcrossNodes(t *testing.T) {
+	a := startOpServer(t, "http://localhost:8080/", true)
+	second := httptest.NewServer(httpapi.New(a.deps))
+	t.Cleanup(second.Close)
+	b := *a
+	b.url = second.URL
+	ip := []string{"X-Forwarded-For", "198.51.100.7"}
+	for i := range 10 {
+		node := a
+		if i%2 == 1 {
+			node = &b
+		}
+		if status, _, _ := node.login("user"+strconv.Itoa(i), "wrong", ip...); status != 401 {
+			t.Fatalf("failure %d: %d", i, status)
+		}
+	}
+	for _, node := range []*opServer{a, &b} {
+		if status, _, _ := node.login("anna", opPassword, ip...); status != 429 {
+			t.Fatalf("%s: the address is not blocked after 10 failures on two nodes: %d", node.url, status)
+		}
+	}
+	var n int
+	if err := a.db.QueryRow(context.Background(), `SELECT failures FROM login_failures WHERE scope = 'ip' AND key = '198.51.100.7'`).Scan(&n); err != nil || n != 10 {
+		t.Fatalf("stored failures %d (%v), want 10", n, err)
+	}
+	// A new window starts once the last one ended.
+	if _, err := a.db.Exec(context.Background(), `UPDATE login_failures SET window_start = now() - interval '2 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := b.login("anna", opPassword, ip...); status != 200 {
+		t.Fatalf("after the window: %d", status)
+	}
+	if purged, err := postgres.NewLoginFailures(a.db).Purge(context.Background(), time.Now().Add(-time.Minute)); err != nil || purged == 0 {
+		t.Fatalf("purge: %d %v", purged, err)
 	}
 }
 

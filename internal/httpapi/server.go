@@ -76,6 +76,9 @@ type Deps struct {
 	Assets http.Handler
 	// Chat serves the chat channels; nil leaves them out.
 	Chat *ChatDeps
+	// LoginFailures counts failed operator logins for every node; nil keeps
+	// the counts in this process (one node).
+	LoginFailures FailureStore
 	// Operators logs operators in and authenticates them; nil leaves the
 	// operator endpoints out.
 	Operators *operators.Service
