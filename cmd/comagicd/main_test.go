@@ -141,7 +141,8 @@ func TestServeDemo(t *testing.T) {
 
 	base := "http://" + addr
 	var ready bool
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
+	// Generous: under -race on a loaded CI machine the start (database, migrations, bundles) is slow.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			ready = resp.StatusCode == 200
 			resp.Body.Close()
