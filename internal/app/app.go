@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comagicd/comagicd/internal/callbacks"
+	"github.com/comagicd/comagicd/internal/calltracking"
 	"github.com/comagicd/comagicd/internal/captcha"
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/chatws"
@@ -118,6 +119,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	cbDispatcher := callbacks.NewDispatcher(db, logger, callbacks.DispatcherOptions{WebhooksNotify: wh.Dispatcher.Notify})
 	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
+	ctStore := postgres.NewCallTracking(db)
+	ct := calltracking.NewService(ctStore, trk.Verify, m, wh.Dispatcher.Notify, logger)
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,
@@ -135,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Captcha:        capt,
 		Callbacks:      cbs,
 		LeadRules:      postgres.NewLeadRules(db),
+		CallTracking:   ct,
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {
@@ -156,6 +160,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		return a.every(ctx, purgeInterval, "sent mail", func(ctx context.Context) (int64, error) {
 			return mails.PurgeSent(ctx, time.Now().Add(-sentMailKept))
 		})
+	})
+	a.AddWorker("reservation history purge", func(ctx context.Context) error {
+		return a.every(ctx, purgeInterval, "phone reservations", func(ctx context.Context) (int64, error) { return calltracking.Purge(ctx, ctStore) })
 	})
 	a.AddWorker("captcha purge", func(ctx context.Context) error { return a.every(ctx, purgeInterval, "captchas", capt.Purge) })
 	return a, nil

@@ -167,6 +167,9 @@ type Hit struct {
 	SessionStartedAt time.Time
 	DeviceType       string
 	At               time.Time
+	// Source and LandingURL are the session's: what brought it and its first page.
+	Source     Source
+	LandingURL string
 }
 
 // HitWrite is one page view for storage to record. The caller fills the inputs;

@@ -86,6 +86,9 @@ type Deps struct {
 	Callbacks Callbacks
 	// LeadRules gives the lead rules the bootstrap answer carries; nil sends none.
 	LeadRules LeadRules
+	// CallTracking gives page views their phone numbers and takes calls;
+	// nil leaves both out.
+	CallTracking CallTracking
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -146,6 +149,7 @@ func New(d Deps) *Handler {
 	h.chatRoutes(r, limit)
 	h.captchaRoutes(r, limit)
 	h.callbackRoutes(r, limit)
+	h.callRoutes(r, limit)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)

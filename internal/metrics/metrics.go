@@ -27,6 +27,11 @@ type Metrics struct {
 	Events          prometheus.Counter
 	OfflineRequests *prometheus.CounterVec // by source: browser, api
 	LeadActions     *prometheus.CounterVec // by widget and action (show, submit, cancel)
+
+	// Call tracking (SPEC §9).
+	PhoneReservations *prometheus.CounterVec // pool numbers given to sessions, by outcome: claimed, kept
+	PoolExhausted     prometheus.Counter     // sessions that found a dynamic pool empty (shown the static or default number)
+	Calls             *prometheus.CounterVec // calls stored, by attributed: true, false
 }
 
 // New registers the metrics, the Go runtime collectors and, when pool is not
@@ -55,8 +60,18 @@ func New(pool *pgxpool.Pool) *Metrics {
 		LeadActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "comagicd_lead_actions_total", Help: "Lead form shows, submits and cancels stored, by widget and action.",
 		}, []string{"widget", "action"}),
+		PhoneReservations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_phone_reservations_total", Help: "Pool numbers given to page views, by outcome: claimed (a free number), kept (the visitor's own).",
+		}, []string{"outcome"}),
+		PoolExhausted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "comagicd_phone_pool_exhausted_total", Help: "Page views that found a dynamic number pool exhausted and got the static or default number.",
+		}),
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_calls_total", Help: "Calls stored from the telephony, by whether a session was found.",
+		}, []string{"attributed"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests, m.LeadActions,
+		m.PhoneReservations, m.PoolExhausted, m.Calls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.Registry.MustRegister(&poolCollector{pool: pool})
