@@ -138,10 +138,34 @@ func TestConcurrentSessionsShareNoNumber(t *testing.T) {
 	if rows != 50 || distinct != 50 || exhausted != 150 {
 		t.Fatalf("history %d rows, %d numbers; exhausted %d", rows, distinct, exhausted)
 	}
+	if n := metric(t, e, "comagicd_phone_pool_exhausted_total"); n != 150 {
+		t.Errorf("comagicd_phone_pool_exhausted_total %v, want 150", n)
+	}
+	if n := metric(t, e, "comagicd_phone_reservations_total"); n != 50 {
+		t.Errorf("comagicd_phone_reservations_total %v, want 50", n)
+	}
 	status, err := e.store.PoolStatus(context.Background(), e.site.ID, time.Now())
 	if err != nil || len(status) != 1 || status[0].Numbers != 50 || status[0].Held != 50 || status[0].ExhaustedTotal != 150 {
 		t.Fatalf("pool status %+v %v", status, err)
 	}
+}
+
+// metric sums a counter of the server's registry over its labels.
+func metric(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	mfs, err := e.srv.App.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 func TestReservationExpiresAndReturningVisitorKeepsNumber(t *testing.T) {
