@@ -38,6 +38,7 @@ func (h *Handler) callRoutes(r chi.Router, limit func(http.Handler) http.Handler
 	if h.CallTracking == nil {
 		return
 	}
+	r.With(limit, h.siteCORS).Options("/api/track/{site_key}/phones/heartbeat", h.phonesHeartbeat) // siteCORS answers
 	r.With(limit, h.siteCORS).Post("/api/track/{site_key}/phones/heartbeat", h.phonesHeartbeat)
 	r.Route("/api/v1/calls", func(r chi.Router) {
 		r.Use(limit, h.apiAccount)
