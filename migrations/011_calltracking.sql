@@ -23,20 +23,17 @@ CREATE TABLE ct_groups (
 -- substring). Static rules give a fixed number; dynamic rules reserve a
 -- number of their pool (ct_pool_numbers) for reserve_minutes. Dynamic rules
 -- are tried first, then static ones, then the group's default number.
--- exhausted_total counts the sessions that found the pool empty.
 CREATE TABLE ct_rules (
-    id                bigserial PRIMARY KEY,
-    group_id          bigint NOT NULL REFERENCES ct_groups (id) ON DELETE CASCADE,
-    site_id           bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
-    kind              text NOT NULL CHECK (kind IN ('static', 'dynamic')),
-    match_field       text NOT NULL DEFAULT 'any'
-                      CHECK (match_field IN ('any', 'source', 'utm_source', 'utm_medium', 'utm_campaign', 'referrer', 'landing')),
-    match_value       text NOT NULL DEFAULT '' CHECK (length(match_value) <= 500),
-    number            text CHECK (number ~ '^[0-9]{8,15}$'),
-    reserve_minutes   integer CHECK (reserve_minutes BETWEEN 5 AND 10080),
-    exhausted_total   bigint NOT NULL DEFAULT 0,
-    last_exhausted_at timestamptz,
-    created_at        timestamptz NOT NULL DEFAULT now(),
+    id              bigserial PRIMARY KEY,
+    group_id        bigint NOT NULL REFERENCES ct_groups (id) ON DELETE CASCADE,
+    site_id         bigint NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    kind            text NOT NULL CHECK (kind IN ('static', 'dynamic')),
+    match_field     text NOT NULL DEFAULT 'any'
+                    CHECK (match_field IN ('any', 'source', 'utm_source', 'utm_medium', 'utm_campaign', 'referrer', 'landing')),
+    match_value     text NOT NULL DEFAULT '' CHECK (length(match_value) <= 500),
+    number          text CHECK (number ~ '^[0-9]{8,15}$'),
+    reserve_minutes integer CHECK (reserve_minutes BETWEEN 5 AND 10080),
+    created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((kind = 'static') = (number IS NOT NULL)),
     CHECK ((kind = 'dynamic') = (reserve_minutes IS NOT NULL))
 );
@@ -61,6 +58,15 @@ CREATE TABLE ct_pool_numbers (
 CREATE INDEX ct_pool_numbers_free_idx ON ct_pool_numbers (rule_id, expires_at);
 CREATE INDEX ct_pool_numbers_visitor_idx ON ct_pool_numbers (visitor_id) WHERE visitor_id IS NOT NULL;
 CREATE INDEX ct_pool_numbers_session_idx ON ct_pool_numbers (session_id) WHERE session_id IS NOT NULL;
+
+-- Page views that found a dynamic rule's pool exhausted (and got the static
+-- or default number): insert-only, so that an exhausted pool adds no lock
+-- that every page view would wait for; purged after 30 days.
+CREATE TABLE ct_pool_exhaustions (
+    rule_id bigint NOT NULL,
+    at      timestamptz NOT NULL
+);
+CREATE INDEX ct_pool_exhaustions_rule_idx ON ct_pool_exhaustions (rule_id, at);
 
 -- Reservation history: who held which number from started_at until
 -- expires_at (moved forward by renewals, set to the hand-over time when the

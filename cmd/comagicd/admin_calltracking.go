@@ -39,7 +39,8 @@ const adminCallTrackingUsage = `  phone-group add --site KEY --name NAME --selec
   phone-rule remove --site KEY --id ID
   pool add-numbers --site KEY --rule ID --number N [--number N...]
   pool status --site KEY
-        each dynamic pool: numbers, held now, times found exhausted
+        each dynamic pool: numbers, held now, free, page views that found
+        it exhausted in the last 24 hours and the latest
   api-token create --account NAME [--name LABEL]
         an account API token (POST/GET /api/v1/calls), shown once; stored
         as its SHA-256
@@ -258,8 +259,8 @@ func adminPool(ctx context.Context, action string, args []string, stdout, stderr
 		if p.LastExhaustedAt != nil {
 			last = p.LastExhaustedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "rule=%d\tgroup=%d\tnumbers=%d\theld=%d\tfree=%d\treserve=%dm\texhausted=%d\tlast_exhausted=%s\n",
-			p.RuleID, p.GroupID, p.Numbers, p.Held, p.Numbers-p.Held, p.ReserveMinutes, p.ExhaustedTotal, last)
+		fmt.Fprintf(stdout, "rule=%d\tgroup=%d\tnumbers=%d\theld=%d\tfree=%d\treserve=%dm\texhausted_24h=%d\tlast_exhausted=%s\n",
+			p.RuleID, p.GroupID, p.Numbers, p.Held, p.Numbers-p.Held, p.ReserveMinutes, p.Exhausted24h, last)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestAdminCallTracking(t *testing.T) {
 		t.Fatalf("rule list: %q %v", out, err)
 	}
 	out, err = cli("pool", "status", "--site", key)
-	if err != nil || !strings.Contains(out, "numbers=3\theld=0\tfree=3\treserve=30m\texhausted=0\tlast_exhausted=never") {
+	if err != nil || !strings.Contains(out, "numbers=3\theld=0\tfree=3\treserve=30m\texhausted_24h=0\tlast_exhausted=never") {
 		t.Fatalf("pool status: %q %v", out, err)
 	}
 	// Bad input names the field; nothing is stored.

@@ -132,7 +132,7 @@ func TestConcurrentSessionsShareNoNumber(t *testing.T) {
 	var rows, distinct int
 	var exhausted int64
 	if err := e.srv.DB.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT number),
-		(SELECT exhausted_total FROM ct_rules WHERE kind = 'dynamic') FROM ct_reservations`).Scan(&rows, &distinct, &exhausted); err != nil {
+		(SELECT count(*) FROM ct_pool_exhaustions) FROM ct_reservations`).Scan(&rows, &distinct, &exhausted); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 50 || distinct != 50 || exhausted != 150 {
@@ -145,7 +145,7 @@ func TestConcurrentSessionsShareNoNumber(t *testing.T) {
 		t.Errorf("comagicd_phone_reservations_total %v, want 50", n)
 	}
 	status, err := e.store.PoolStatus(context.Background(), e.site.ID, time.Now())
-	if err != nil || len(status) != 1 || status[0].Numbers != 50 || status[0].Held != 50 || status[0].ExhaustedTotal != 150 {
+	if err != nil || len(status) != 1 || status[0].Numbers != 50 || status[0].Held != 50 || status[0].Exhausted24h != 150 || status[0].LastExhaustedAt == nil {
 		t.Fatalf("pool status %+v %v", status, err)
 	}
 }

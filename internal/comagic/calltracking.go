@@ -69,9 +69,6 @@ type PhoneRule struct {
 	// ReserveMinutes is how long a dynamic rule's number stays with a
 	// session after its last sign of life.
 	ReserveMinutes int
-	// ExhaustedTotal counts sessions that found a dynamic rule's pool empty.
-	ExhaustedTotal  int64
-	LastExhaustedAt *time.Time
 }
 
 // CallTrackingConfig is what a site's pages need to pick numbers: its groups

@@ -207,14 +207,13 @@ func (s *CallTracking) AddNumbers(ctx context.Context, siteID, ruleID int64, num
 // Rules returns the site's rules, oldest first.
 func (s *CallTracking) Rules(ctx context.Context, siteID int64) ([]comagic.PhoneRule, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, group_id, site_id, kind, match_field, match_value, coalesce(number, ''),
-		coalesce(reserve_minutes, 0), exhausted_total, last_exhausted_at FROM ct_rules WHERE site_id = $1 ORDER BY id`, siteID)
+		coalesce(reserve_minutes, 0) FROM ct_rules WHERE site_id = $1 ORDER BY id`, siteID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rules: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (comagic.PhoneRule, error) {
 		var r comagic.PhoneRule
-		err := row.Scan(&r.ID, &r.GroupID, &r.SiteID, &r.Kind, &r.MatchField, &r.MatchValue, &r.Number, &r.ReserveMinutes,
-			&r.ExhaustedTotal, &r.LastExhaustedAt)
+		err := row.Scan(&r.ID, &r.GroupID, &r.SiteID, &r.Kind, &r.MatchField, &r.MatchValue, &r.Number, &r.ReserveMinutes)
 		return r, err
 	})
 	if err != nil {
@@ -225,27 +224,31 @@ func (s *CallTracking) Rules(ctx context.Context, siteID int64) ([]comagic.Phone
 
 // PoolStatus is the state of a dynamic rule's pool now.
 type PoolStatus struct {
-	RuleID          int64
-	GroupID         int64
-	Numbers, Held   int
-	ReserveMinutes  int
-	ExhaustedTotal  int64
+	RuleID         int64
+	GroupID        int64
+	Numbers, Held  int
+	ReserveMinutes int
+	// Exhausted24h counts the page views of the last 24 hours that found
+	// the pool exhausted; LastExhaustedAt is the latest (kept 30 days).
+	Exhausted24h    int64
 	LastExhaustedAt *time.Time
 }
 
 // PoolStatus returns the site's dynamic rules with their pool's size, the
 // numbers held at now and how often the pool was found exhausted.
 func (s *CallTracking) PoolStatus(ctx context.Context, siteID int64, now time.Time) ([]PoolStatus, error) {
-	rows, err := s.db.Query(ctx, `SELECT r.id, r.group_id, r.reserve_minutes, r.exhausted_total, r.last_exhausted_at,
-		count(n.id), count(n.id) FILTER (WHERE n.expires_at > $2)
-		FROM ct_rules r LEFT JOIN ct_pool_numbers n ON n.rule_id = r.id
-		WHERE r.site_id = $1 AND r.kind = 'dynamic' GROUP BY r.id ORDER BY r.id`, siteID, now)
+	rows, err := s.db.Query(ctx, `SELECT r.id, r.group_id, r.reserve_minutes,
+		(SELECT count(*) FROM ct_pool_exhaustions e WHERE e.rule_id = r.id AND e.at > $2::timestamptz - interval '24 hours'),
+		(SELECT max(at) FROM ct_pool_exhaustions e WHERE e.rule_id = r.id),
+		(SELECT count(*) FROM ct_pool_numbers n WHERE n.rule_id = r.id),
+		(SELECT count(*) FROM ct_pool_numbers n WHERE n.rule_id = r.id AND n.expires_at > $2)
+		FROM ct_rules r WHERE r.site_id = $1 AND r.kind = 'dynamic' ORDER BY r.id`, siteID, now)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pool status: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PoolStatus, error) {
 		var p PoolStatus
-		err := row.Scan(&p.RuleID, &p.GroupID, &p.ReserveMinutes, &p.ExhaustedTotal, &p.LastExhaustedAt, &p.Numbers, &p.Held)
+		err := row.Scan(&p.RuleID, &p.GroupID, &p.ReserveMinutes, &p.Exhausted24h, &p.LastExhaustedAt, &p.Numbers, &p.Held)
 		return p, err
 	})
 	if err != nil {
@@ -281,7 +284,7 @@ UPDATE ct_pool_numbers n SET reservation_id = res.id, session_id = $4 FROM res W
 // claimSQL reserves a free number of the rule's ($1) pool for the session $4
 // of visitor $3 on site $2 from $5 until $6: the free row that expired first
 // is locked, rows other sessions are claiming are skipped, so two sessions
-// never get one number. An empty pool counts on the rule as exhausted.
+// never get one number. An empty pool is recorded (ct_pool_exhaustions).
 const claimSQL = `WITH pick AS (
 	SELECT id, number FROM ct_pool_numbers WHERE rule_id = $1 AND expires_at <= $5
 	ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
@@ -293,8 +296,7 @@ const claimSQL = `WITH pick AS (
 	UPDATE ct_pool_numbers n SET reservation_id = res.id, visitor_id = $3, session_id = $4, expires_at = $6
 	FROM res WHERE n.id = res.number_id
 ), exhausted AS (
-	UPDATE ct_rules SET exhausted_total = exhausted_total + 1, last_exhausted_at = $5
-	WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM pick)
+	INSERT INTO ct_pool_exhaustions (rule_id, at) SELECT $1, $5 WHERE NOT EXISTS (SELECT 1 FROM pick)
 )
 SELECT number FROM res`
 
@@ -352,10 +354,17 @@ func (s *CallTracking) Renew(ctx context.Context, siteID, sessionID int64, now t
 	return tag.RowsAffected(), nil
 }
 
+// exhaustionsKept is how long records of exhausted pools stay.
+const exhaustionsKept = 30 * 24 * time.Hour
+
 // PurgeReservations deletes reservation history that ended before before,
-// and forgets the holders of numbers free since then. It returns how many
-// reservations it deleted.
+// and forgets the holders of numbers free since then, and records of
+// exhausted pools older than 30 days. It returns how many reservations it
+// deleted.
 func (s *CallTracking) PurgeReservations(ctx context.Context, before time.Time) (int64, error) {
+	if _, err := s.db.Exec(ctx, `DELETE FROM ct_pool_exhaustions WHERE at < $1`, time.Now().Add(-exhaustionsKept)); err != nil {
+		return 0, fmt.Errorf("postgres: purge pool exhaustions: %w", err)
+	}
 	if _, err := s.db.Exec(ctx, `UPDATE ct_pool_numbers SET reservation_id = NULL, visitor_id = NULL, session_id = NULL
 		WHERE expires_at < $1 AND visitor_id IS NOT NULL`, before); err != nil {
 		return 0, fmt.Errorf("postgres: purge reservations: %w", err)
