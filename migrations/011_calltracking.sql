@@ -55,7 +55,7 @@ CREATE TABLE ct_pool_numbers (
     session_id     bigint,
     expires_at     timestamptz NOT NULL DEFAULT '-infinity'
 );
-CREATE INDEX ct_pool_numbers_free_idx ON ct_pool_numbers (rule_id, expires_at);
+CREATE INDEX ct_pool_numbers_free_idx ON ct_pool_numbers (rule_id, expires_at, id);
 CREATE INDEX ct_pool_numbers_visitor_idx ON ct_pool_numbers (visitor_id) WHERE visitor_id IS NOT NULL;
 CREATE INDEX ct_pool_numbers_session_idx ON ct_pool_numbers (session_id) WHERE session_id IS NOT NULL;
 

@@ -177,6 +177,15 @@ func TestReservationExpiresAndReturningVisitorKeepsNumber(t *testing.T) {
 	if err != nil || n1 == "" {
 		t.Fatalf("first: %q %v", n1, err)
 	}
+	// The session's next page within a minute of the last renewal reads, it
+	// does not write.
+	if n, err := e.store.Reserve(ctx, rule, 1001, 2001, false, t0.Add(30*time.Second)); n != n1 || err != nil {
+		t.Fatalf("same session: %q %v", n, err)
+	}
+	var exp time.Time
+	if err := e.srv.DB.QueryRow(ctx, `SELECT expires_at FROM ct_pool_numbers WHERE number = $1`, n1).Scan(&exp); err != nil || !exp.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("expires %v (%v), want unchanged %v", exp, err, t0.Add(5*time.Minute))
+	}
 	// Another visitor finds the pool exhausted while the number is held.
 	if n, err := e.store.Reserve(ctx, rule, 1002, 2002, true, t0.Add(4*time.Minute)); n != "" || err != nil {
 		t.Fatalf("while held: %q %v", n, err)

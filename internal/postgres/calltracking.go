@@ -300,6 +300,16 @@ const claimSQL = `WITH pick AS (
 )
 SELECT number FROM res`
 
+// heldSQL reads the number the visitor ($2) holds from the rule ($1) at $3,
+// without writing: most page views of a returning visitor need no renewal.
+const heldSQL = `SELECT number, session_id, expires_at FROM ct_pool_numbers
+WHERE rule_id = $1 AND visitor_id = $2 AND expires_at > $3`
+
+// renewEvery is how fresh a reservation may stay without a write: a page
+// view of the same session within it renews nothing (the reservation time
+// is at least 5 minutes, and the page's heartbeat renews it too).
+const renewEvery = time.Minute
+
 // Reserve returns the number of the dynamic rule's pool that the session
 // holds: the visitor's number when they still hold one (renewed, and handed
 // over to this session when it is a new one), else a free number of the
@@ -307,19 +317,30 @@ SELECT number FROM res`
 func (s *CallTracking) Reserve(ctx context.Context, rule *comagic.PhoneRule, visitorID, sessionID int64, newVisitor bool, now time.Time) (string, error) {
 	until := now.Add(time.Duration(rule.ReserveMinutes) * time.Minute)
 	if !newVisitor {
-		var numberID, resID, holder int64
 		var number string
-		err := s.db.QueryRow(ctx, keepSQL, rule.ID, visitorID, now, sessionID, until).Scan(&numberID, &number, &resID, &holder)
-		if err == nil {
-			if holder != sessionID {
-				if _, err := s.db.Exec(ctx, handOverSQL, numberID, resID, visitorID, sessionID, rule.SiteID, now, until); err != nil {
-					return "", fmt.Errorf("postgres: hand over number: %w", err)
-				}
-			}
+		var holder int64
+		var expires time.Time
+		err := s.db.QueryRow(ctx, heldSQL, rule.ID, visitorID, now).Scan(&number, &holder, &expires)
+		if err == nil && holder == sessionID && expires.After(until.Add(-renewEvery)) {
 			return number, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return "", fmt.Errorf("postgres: keep number: %w", err)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("postgres: held number: %w", err)
+		}
+		if err == nil {
+			var numberID, resID int64
+			err = s.db.QueryRow(ctx, keepSQL, rule.ID, visitorID, now, sessionID, until).Scan(&numberID, &number, &resID, &holder)
+			if err == nil {
+				if holder != sessionID {
+					if _, err := s.db.Exec(ctx, handOverSQL, numberID, resID, visitorID, sessionID, rule.SiteID, now, until); err != nil {
+						return "", fmt.Errorf("postgres: hand over number: %w", err)
+					}
+				}
+				return number, nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) { // expired in between: claim another
+				return "", fmt.Errorf("postgres: keep number: %w", err)
+			}
 		}
 	}
 	var number string
