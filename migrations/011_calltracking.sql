@@ -56,8 +56,10 @@ CREATE TABLE ct_pool_numbers (
     expires_at     timestamptz NOT NULL DEFAULT '-infinity'
 );
 CREATE INDEX ct_pool_numbers_free_idx ON ct_pool_numbers (rule_id, expires_at, id);
-CREATE INDEX ct_pool_numbers_visitor_idx ON ct_pool_numbers (visitor_id) WHERE visitor_id IS NOT NULL;
-CREATE INDEX ct_pool_numbers_session_idx ON ct_pool_numbers (session_id) WHERE session_id IS NOT NULL;
+-- Equality on both columns: a plan made while the table was empty still
+-- prefers these to the range of ct_pool_numbers_free_idx.
+CREATE INDEX ct_pool_numbers_visitor_idx ON ct_pool_numbers (visitor_id, rule_id);
+CREATE INDEX ct_pool_numbers_session_idx ON ct_pool_numbers (session_id, site_id);
 
 -- Page views that found a dynamic rule's pool exhausted (and got the static
 -- or default number): insert-only, so that an exhausted pool adds no lock
