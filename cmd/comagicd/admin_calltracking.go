@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/config"
@@ -95,22 +98,33 @@ func phones(field string, in []string, region string) ([]string, error) {
 	return out, nil
 }
 
+// ctSite parses the flags of a per-site call-tracking command (object is
+// "phone-group", "phone-rule" or "pool"; action one of actions), opens the
+// database and finds the site. The caller closes db.
+func ctSite(ctx context.Context, object, action string, actions []string, args []string, stderr io.Writer) (*ctFlags, *pgxpool.Pool, *comagic.Site, *postgres.CallTracking, error) {
+	what := "admin " + object
+	f := newCTFlags(what+" "+action, stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if !slices.Contains(actions, action) {
+		fmt.Fprint(stderr, adminUsage)
+		return nil, nil, nil, nil, fmt.Errorf("%s: unknown action %q", what, action)
+	}
+	db, site, err := openAdminSite(ctx, *f.dbURL, *f.siteKey, what)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return f, db, site, postgres.NewCallTracking(db), nil
+}
+
 // adminPhoneGroup manages a site's replacement groups: add, list, remove.
 func adminPhoneGroup(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	f := newCTFlags("admin phone-group "+action, stderr)
-	if err := f.fs.Parse(args); err != nil {
-		return err
-	}
-	if action != "add" && action != "list" && action != "remove" {
-		fmt.Fprint(stderr, adminUsage)
-		return fmt.Errorf("admin phone-group: unknown action %q", action)
-	}
-	db, site, err := openAdminSite(ctx, *f.dbURL, *f.siteKey, "admin phone-group")
+	f, db, site, store, err := ctSite(ctx, "phone-group", action, []string{"add", "list", "remove"}, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	store := postgres.NewCallTracking(db)
 	switch action {
 	case "add":
 		g := comagic.ReplacementGroup{SiteID: site.ID, Name: *f.name, Template: *f.template}
@@ -163,20 +177,11 @@ func adminPhoneGroup(ctx context.Context, action string, args []string, stdout, 
 
 // adminPhoneRule manages a site's number rules: add, list, remove.
 func adminPhoneRule(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	f := newCTFlags("admin phone-rule "+action, stderr)
-	if err := f.fs.Parse(args); err != nil {
-		return err
-	}
-	if action != "add" && action != "list" && action != "remove" {
-		fmt.Fprint(stderr, adminUsage)
-		return fmt.Errorf("admin phone-rule: unknown action %q", action)
-	}
-	db, site, err := openAdminSite(ctx, *f.dbURL, *f.siteKey, "admin phone-rule")
+	f, db, site, store, err := ctSite(ctx, "phone-rule", action, []string{"add", "list", "remove"}, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	store := postgres.NewCallTracking(db)
 	switch action {
 	case "add":
 		numbers, err := phones("number", f.numbers, site.Region)
@@ -222,20 +227,11 @@ func adminPhoneRule(ctx context.Context, action string, args []string, stdout, s
 
 // adminPool adds numbers to a pool and shows the pools' state.
 func adminPool(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	f := newCTFlags("admin pool "+action, stderr)
-	if err := f.fs.Parse(args); err != nil {
-		return err
-	}
-	if action != "add-numbers" && action != "status" {
-		fmt.Fprint(stderr, adminUsage)
-		return fmt.Errorf("admin pool: unknown action %q", action)
-	}
-	db, site, err := openAdminSite(ctx, *f.dbURL, *f.siteKey, "admin pool")
+	f, db, site, store, err := ctSite(ctx, "pool", action, []string{"add-numbers", "status"}, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	store := postgres.NewCallTracking(db)
 	if action == "add-numbers" {
 		numbers, err := phones("number", f.numbers, site.Region)
 		if err != nil {
