@@ -143,7 +143,7 @@ func createPoolSite(ctx context.Context, a *app.App, accountID int64) (string, e
 	if err != nil {
 		return "", fmt.Errorf("bench: create pool site: %w", err)
 	}
-	store := postgres.NewCallTracking(a.DB)
+	store := postgres.NewCallTracking(a.DB, nil)
 	g, err := store.AddGroup(ctx, comagic.ReplacementGroup{SiteID: site.ID, Name: "bench", DefaultNumber: "74950000000",
 		Selectors: []comagic.PhoneSelector{{Type: comagic.SelectorID, Value: "comagic_phone"}}})
 	if err != nil {

@@ -115,7 +115,7 @@ func ctSite(ctx context.Context, object, action string, actions []string, args [
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	return f, db, site, postgres.NewCallTracking(db), nil
+	return f, db, site, postgres.NewCallTracking(db, nil), nil
 }
 
 // adminPhoneGroup manages a site's replacement groups: add, list, remove.
@@ -286,7 +286,7 @@ func adminAPIToken(ctx context.Context, action string, args []string, stdout, st
 		return err
 	}
 	defer db.Close()
-	store := postgres.NewCallTracking(db)
+	store := postgres.NewCallTracking(db, nil)
 	var accountID int64
 	if *f.account != "" {
 		if accountID, err = webhooks.NewStore(db).AccountID(ctx, *f.account); err != nil {

@@ -78,7 +78,7 @@ func TestAdminCallTracking(t *testing.T) {
 		t.Fatalf("token: %q %v", out, err)
 	}
 	pool := testenv.NewDBAt(t, db)
-	store := postgres.NewCallTracking(pool)
+	store := postgres.NewCallTracking(pool, nil)
 	acc, err := store.AccountByAPIToken(ctx, operators.HashToken(m[2]))
 	if err != nil || acc == 0 {
 		t.Fatalf("the token does not authenticate: %v", err)

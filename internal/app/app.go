@@ -53,6 +53,7 @@ type App struct {
 	logger  *slog.Logger
 	workers *runner
 	chats   *postgres.Chats
+	ct      *postgres.CallTracking
 }
 
 // sentMailKept is how long sent mail (transcripts, late answers) stays in
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	cbDispatcher := callbacks.NewDispatcher(db, logger, callbacks.DispatcherOptions{WebhooksNotify: wh.Dispatcher.Notify})
 	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
-	ctStore := postgres.NewCallTracking(db)
+	ctStore := postgres.NewCallTracking(db, func(n int) { m.ObserveBatch("claims", n) })
 	ct := calltracking.NewService(ctStore, trk.Verify, m, wh.Dispatcher.Notify, logger)
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
@@ -146,7 +147,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	}
 	a := &App{DB: db, Sites: sites, Store: store, Handler: handler, Metrics: m, Hub: h,
 		Chat: cp.Service, ChatServer: cp.Server, Employees: cp.Employees, Operators: cp.Operators, chats: cp.Chats,
-		logger: logger, workers: newRunner(logger, shutdown)}
+		logger: logger, workers: newRunner(logger, shutdown), ct: ctStore}
 	a.AddWorker("hub", h.Run)
 	for name, fn := range cp.workers {
 		a.AddWorker(name, fn)
@@ -235,6 +236,7 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, pu
 func (a *App) Close() {
 	a.workers.close()
 	a.chats.Close()
+	a.ct.Close()
 	a.Store.Close()
 	a.DB.Close()
 }

@@ -60,7 +60,7 @@ func ctEnv(t *testing.T) (*widgetEnv, *PageServer) {
 	if err := env.DB.QueryRow(ctx, `SELECT id FROM sites WHERE site_key = $1`, env.SiteKey).Scan(&siteID); err != nil {
 		t.Fatal(err)
 	}
-	store := postgres.NewCallTracking(env.DB)
+	store := postgres.NewCallTracking(env.DB, nil)
 	g, err := store.AddGroup(ctx, comagic.ReplacementGroup{SiteID: siteID, Name: "main", Template: "+7 (XXX) XXX-XX-XX", DefaultNumber: ctDefault,
 		Selectors: []comagic.PhoneSelector{{Type: "id", Value: "comagic_phone"}, {Type: "class", Value: "comagic_phone"},
 			{Type: "name", Value: "comagic_phone"}, {Type: "phone_number", Value: "74959999999"}}})

@@ -40,7 +40,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := postgres.NewCallTracking(srv.DB)
+	store := postgres.NewCallTracking(srv.DB, nil)
+	t.Cleanup(store.Close)
 	g, err := store.AddGroup(ctx, comagic.ReplacementGroup{SiteID: site.ID, Name: "main", DefaultNumber: defaultNumber,
 		Template: "+7 (XXX) XXX-XX-XX", Selectors: []comagic.PhoneSelector{{Type: "id", Value: "comagic_phone"}}})
 	if err != nil {

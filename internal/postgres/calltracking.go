@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comagicd/comagicd/internal/comagic"
+	"github.com/comagicd/comagicd/internal/groupcommit"
 )
 
 // CallTracking stores the call-tracking configuration (replacement groups,
@@ -21,11 +23,36 @@ import (
 type CallTracking struct {
 	db    *pgxpool.Pool
 	cache *siteCache[*comagic.CallTrackingConfig]
+
+	// claims group concurrent claims of free numbers into one statement
+	// (started by the first Reserve, stopped by Close).
+	claimsOnce sync.Once
+	claims     *groupcommit.Batcher[*claim]
+	observe    func(n int)
 }
 
-// NewCallTracking returns the call-tracking store on db.
-func NewCallTracking(db *pgxpool.Pool) *CallTracking {
-	return &CallTracking{db: db, cache: newSiteCache[*comagic.CallTrackingConfig]()}
+// NewCallTracking returns the call-tracking store on db; observe, when not
+// nil, sees the size of every committed batch of claims.
+func NewCallTracking(db *pgxpool.Pool, observe func(n int)) *CallTracking {
+	return &CallTracking{db: db, cache: newSiteCache[*comagic.CallTrackingConfig](), observe: observe}
+}
+
+// Close waits for the claims under way and stops their batcher.
+func (s *CallTracking) Close() {
+	s.claimsOnce.Do(func() {}) // no batcher after Close
+	if s.claims != nil {
+		s.claims.Close()
+	}
+}
+
+func (s *CallTracking) claimer() *groupcommit.Batcher[*claim] {
+	s.claimsOnce.Do(func() {
+		s.claims = groupcommit.New("number claims", s.db, flushClaims, groupcommit.Options{Atomic: true, Workers: 2})
+		if s.observe != nil {
+			s.claims.OnBatch(s.observe)
+		}
+	})
+	return s.claims
 }
 
 // Config returns the site's groups and rules (cached); nil when it has no group.
@@ -281,24 +308,76 @@ const handOverSQL = `WITH old AS (
 )
 UPDATE ct_pool_numbers n SET reservation_id = res.id, session_id = $4 FROM res WHERE n.id = res.number_id`
 
-// claimSQL reserves a free number of the rule's ($1) pool for the session $4
-// of visitor $3 on site $2 from $5 until $6: the free row that expired first
-// is locked, rows other sessions are claiming are skipped, so two sessions
-// never get one number. An empty pool is recorded (ct_pool_exhaustions).
-const claimSQL = `WITH pick AS (
-	SELECT id, number FROM ct_pool_numbers WHERE rule_id = $1 AND expires_at <= $5
-	ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+// claim is one session's claim of a free number of a rule's pool; Number
+// is set by the flush ("" when the pool was exhausted).
+type claim struct {
+	ruleID, siteID, visitorID, sessionID int64
+	at, until                            time.Time
+	Number                               string
+}
+
+// claimSQL reserves free numbers for a batch of sessions, per rule ($1) as
+// many as the batch asks of it: the free rows that expired first are locked,
+// rows other claims are taking are skipped, so two sessions never get one
+// number. The n-th claim of a rule (in batch order, $7) gets its n-th
+// number; a claim left without one is recorded as an exhausted pool. One
+// statement: one round trip and one commit for the batch.
+const claimSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::int[])
+	       AS r(rule_id, site_id, visitor_id, session_id, at, until, ord)
+), ranked AS (
+	SELECT req.*, row_number() OVER (PARTITION BY rule_id ORDER BY ord) AS rn FROM req
+), need AS (
+	SELECT rule_id, count(*) AS n, min(at) AS at FROM req GROUP BY rule_id
+), pick AS (
+	SELECT p.id, p.number, p.rule_id, row_number() OVER (PARTITION BY p.rule_id ORDER BY p.expires_at, p.id) AS rn
+	FROM need, LATERAL (
+		SELECT id, number, rule_id, expires_at FROM ct_pool_numbers
+		WHERE rule_id = need.rule_id AND expires_at <= need.at
+		ORDER BY expires_at, id LIMIT need.n FOR UPDATE SKIP LOCKED
+	) p
+), got AS (
+	SELECT r.*, pick.id AS number_id, pick.number FROM ranked r JOIN pick ON pick.rule_id = r.rule_id AND pick.rn = r.rn
 ), res AS (
 	INSERT INTO ct_reservations (number_id, rule_id, site_id, number, visitor_id, session_id, started_at, expires_at)
-	SELECT id, $1, $2, number, $3, $4, $5, $6 FROM pick
-	RETURNING id, number_id, number
+	SELECT number_id, rule_id, site_id, number, visitor_id, session_id, at, until FROM got
+	RETURNING id, number_id, visitor_id, session_id, expires_at
 ), taken AS (
-	UPDATE ct_pool_numbers n SET reservation_id = res.id, visitor_id = $3, session_id = $4, expires_at = $6
+	UPDATE ct_pool_numbers n SET reservation_id = res.id, visitor_id = res.visitor_id, session_id = res.session_id, expires_at = res.expires_at
 	FROM res WHERE n.id = res.number_id
 ), exhausted AS (
-	INSERT INTO ct_pool_exhaustions (rule_id, at) SELECT $1, $5 WHERE NOT EXISTS (SELECT 1 FROM pick)
+	INSERT INTO ct_pool_exhaustions (rule_id, at)
+	SELECT rule_id, at FROM ranked r WHERE NOT EXISTS (SELECT 1 FROM got WHERE got.ord = r.ord)
 )
-SELECT number FROM res`
+SELECT ord, number FROM got`
+
+// flushClaims claims numbers for a batch of sessions with claimSQL.
+func flushClaims(ctx context.Context, conn groupcommit.Conn, items []*claim) error {
+	n := len(items)
+	rules, sites, visitors, sessions := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	at, until, ord := make([]time.Time, n), make([]time.Time, n), make([]int32, n)
+	for i, c := range items {
+		c.Number = ""
+		rules[i], sites[i], visitors[i], sessions[i], at[i], until[i], ord[i] = c.ruleID, c.siteID, c.visitorID, c.sessionID, c.at, c.until, int32(i)
+	}
+	rows, err := conn.Query(ctx, claimSQL, rules, sites, visitors, sessions, at, until, ord)
+	if err != nil {
+		return fmt.Errorf("postgres: claim numbers: %w", err)
+	}
+	var i int32
+	var number string
+	_, err = pgx.ForEachRow(rows, []any{&i, &number}, func() error {
+		if i < 0 || int(i) >= n {
+			return fmt.Errorf("claim %d of %d", i, n)
+		}
+		items[i].Number = number
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: claim numbers: %w", err)
+	}
+	return nil
+}
 
 // heldSQL reads the number the visitor ($2) holds from the rule ($1) at $3,
 // without writing: most page views of a returning visitor need no renewal.
@@ -343,15 +422,15 @@ func (s *CallTracking) Reserve(ctx context.Context, rule *comagic.PhoneRule, vis
 			}
 		}
 	}
-	var number string
-	err := s.db.QueryRow(ctx, claimSQL, rule.ID, rule.SiteID, visitorID, sessionID, now, until).Scan(&number)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
+	c := &claim{ruleID: rule.ID, siteID: rule.SiteID, visitorID: visitorID, sessionID: sessionID, at: now, until: until}
+	b := s.claimer()
+	if b == nil {
+		return "", groupcommit.ErrClosed
 	}
-	if err != nil {
-		return "", fmt.Errorf("postgres: claim number: %w", err)
+	if err := b.Do(ctx, c); err != nil {
+		return "", err
 	}
-	return number, nil
+	return c.Number, nil
 }
 
 // renewSQL is the heartbeat of an open page: every number the session ($2 of

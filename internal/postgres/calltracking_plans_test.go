@@ -32,7 +32,8 @@ func TestCallTrackingPlansAtSize(t *testing.T) {
 		ALTER TABLE ct_reservations SET (autovacuum_enabled = off)`)
 
 	plans := &explained{}
-	store := postgres.NewCallTracking(explainingPool(ctx, t, url, plans))
+	store := postgres.NewCallTracking(explainingPool(ctx, t, url, plans), nil)
+	t.Cleanup(store.Close)
 	var accountID, siteID int64
 	if err := admin.QueryRow(ctx, `WITH a AS (INSERT INTO accounts (name) VALUES ('ct-plans') RETURNING id)
 		INSERT INTO sites (account_id, site_key, domains) SELECT id, repeat('c', 32), '{shop.example}' FROM a RETURNING account_id, id`).Scan(&accountID, &siteID); err != nil {
