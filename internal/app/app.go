@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
 	ctStore := postgres.NewCallTracking(db, func(n int) { m.ObserveBatch("claims", n) })
 	ct := calltracking.NewService(ctStore, trk.Verify, m, wh.Dispatcher.Notify, logger)
+	trk.PhoneClaims = ct.Claims
 	handler := httpapi.New(httpapi.Deps{
 		Sites:          sites,
 		Tracking:       trk,

@@ -85,7 +85,7 @@ func (s *Service) ForHit(ctx context.Context, site *comagic.Site, hit *comagic.H
 				number = r.Number
 				break
 			}
-			n, err := s.store.Reserve(ctx, r, hit.VisitorID, hit.SessionID, hit.NewVisitor, hit.At)
+			n, err := s.reserve(ctx, r, hit)
 			if err != nil {
 				return nil, err
 			}
@@ -113,6 +113,43 @@ func (s *Service) ForHit(ctx context.Context, site *comagic.Site, hit *comagic.H
 		}
 	}
 	return out, nil
+}
+
+// reserve returns the rule's number for the page view: the one claimed in
+// its transaction (a new visitor), else the visitor's own or a free one.
+func (s *Service) reserve(ctx context.Context, r *comagic.PhoneRule, hit *comagic.Hit) (string, error) {
+	for _, c := range hit.Claims {
+		if c.RuleID == r.ID && c.Done {
+			return c.Number, nil
+		}
+	}
+	return s.store.Reserve(ctx, r, hit.VisitorID, hit.SessionID, hit.NewVisitor, hit.At)
+}
+
+// Claims returns what a page view that starts a new visitor claims in its
+// own transaction: per replacement group, a number of the first dynamic rule
+// matching the page view's source and URL (tracking.Service.PhoneClaims).
+// A site without dynamic rules, or whose configuration cannot be read now,
+// claims nothing (ForHit then reserves on its own).
+func (s *Service) Claims(ctx context.Context, site *comagic.Site, src comagic.Source, landing string) []*comagic.PhoneClaim {
+	cfg, err := s.store.Config(ctx, site.ID)
+	if err != nil || cfg.Empty() {
+		return nil
+	}
+	var out []*comagic.PhoneClaim
+	for _, g := range cfg.Groups {
+		for i := range cfg.Rules[g.ID] {
+			r := &cfg.Rules[g.ID][i]
+			if !r.Matches(src, landing) {
+				continue
+			}
+			if r.Kind == comagic.RuleDynamic {
+				out = append(out, &comagic.PhoneClaim{RuleID: r.ID, SiteID: site.ID, ReserveMinutes: r.ReserveMinutes})
+			}
+			break
+		}
+	}
+	return out
 }
 
 func outcome(hit *comagic.Hit) string {

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/comagicd/comagicd/internal/calltracking"
 	"github.com/comagicd/comagicd/internal/comagic"
@@ -145,14 +148,19 @@ func TestConcurrentSessionsShareNoNumber(t *testing.T) {
 	if n := metric(t, e, "comagicd_phone_reservations_total"); n != 50 {
 		t.Errorf("comagicd_phone_reservations_total %v, want 50", n)
 	}
+	// New visitors claim in the transaction of their page view, not apart.
+	if n := metric(t, e, "comagicd_group_commit_batch_size", "claims"); n != 0 {
+		t.Errorf("%v separate claim batches, want none", n)
+	}
 	status, err := e.store.PoolStatus(context.Background(), e.site.ID, time.Now())
 	if err != nil || len(status) != 1 || status[0].Numbers != 50 || status[0].Held != 50 || status[0].Exhausted24h != 150 || status[0].LastExhaustedAt == nil {
 		t.Fatalf("pool status %+v %v", status, err)
 	}
 }
 
-// metric sums a counter of the server's registry over its labels.
-func metric(t *testing.T, e *env, name string) float64 {
+// metric sums a counter of the server's registry over its labels (a
+// histogram's count, of the samples with the label values given).
+func metric(t *testing.T, e *env, name string, values ...string) float64 {
 	t.Helper()
 	mfs, err := e.srv.App.Metrics.Registry.Gather()
 	if err != nil {
@@ -161,8 +169,14 @@ func metric(t *testing.T, e *env, name string) float64 {
 	sum := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() == name {
+		metrics:
 			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+				for _, v := range values {
+					if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetValue() == v }) {
+						continue metrics
+					}
+				}
+				sum += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}

@@ -190,6 +190,17 @@ func IsPhoneDigits(s string) bool {
 	return true
 }
 
+// PhoneClaim asks storage to reserve a free number of a dynamic rule's pool
+// for a new visitor's session in the transaction of the page view.
+type PhoneClaim struct {
+	RuleID, SiteID int64
+	ReserveMinutes int
+	// Done says storage claimed: Number is the number, "" when the pool
+	// was exhausted. Not done: the page view did not start a new visitor.
+	Done   bool
+	Number string
+}
+
 // ShownPhone is one place of the page and the number it shows (the bootstrap
 // answer's "phones", the shape of Comagic.getPhones plus what the script
 // needs to find the place).

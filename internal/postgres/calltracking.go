@@ -351,32 +351,59 @@ const claimSQL = `WITH req AS (
 )
 SELECT ord, number FROM got`
 
-// flushClaims claims numbers for a batch of sessions with claimSQL.
-func flushClaims(ctx context.Context, conn groupcommit.Conn, items []*claim) error {
-	n := len(items)
-	rules, sites, visitors, sessions := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	at, until, ord := make([]time.Time, n), make([]time.Time, n), make([]int32, n)
-	for i, c := range items {
-		c.Number = ""
-		rules[i], sites[i], visitors[i], sessions[i], at[i], until[i], ord[i] = c.ruleID, c.siteID, c.visitorID, c.sessionID, c.at, c.until, int32(i)
-	}
-	rows, err := conn.Query(ctx, claimSQL, rules, sites, visitors, sessions, at, until, ord)
+// claimCols hold a batch's claims column by column, as claimSQL wants them.
+type claimCols struct {
+	rules, sites, visitors, sessions []int64
+	at, until                        []time.Time
+	ord                              []int32
+}
+
+func (c *claimCols) add(rule, site, visitor, session int64, at, until time.Time, ord int) {
+	c.rules, c.sites, c.visitors, c.sessions = append(c.rules, rule), append(c.sites, site), append(c.visitors, visitor), append(c.sessions, session)
+	c.at, c.until, c.ord = append(c.at, at), append(c.until, until), append(c.ord, int32(ord))
+}
+
+func (c *claimCols) queue(b *pgx.Batch) {
+	b.Queue(claimSQL, c.rules, c.sites, c.visitors, c.sessions, c.at, c.until, c.ord)
+}
+
+// read takes claimSQL's rows from br: set(ord, number) for every claim that
+// got a number.
+func (c *claimCols) read(br pgx.BatchResults, set func(i int, number string)) error {
+	rows, err := br.Query()
 	if err != nil {
 		return fmt.Errorf("postgres: claim numbers: %w", err)
 	}
 	var i int32
 	var number string
 	_, err = pgx.ForEachRow(rows, []any{&i, &number}, func() error {
-		if i < 0 || int(i) >= n {
-			return fmt.Errorf("claim %d of %d", i, n)
+		if i < 0 || int(i) >= len(c.ord) {
+			return fmt.Errorf("claim %d of %d", i, len(c.ord))
 		}
-		items[i].Number = number
+		set(int(i), number)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: claim numbers: %w", err)
 	}
 	return nil
+}
+
+// flushClaims claims numbers for a batch of sessions with claimSQL.
+func flushClaims(ctx context.Context, conn groupcommit.Conn, items []*claim) error {
+	var cl claimCols
+	for i, c := range items {
+		c.Number = ""
+		cl.add(c.ruleID, c.siteID, c.visitorID, c.sessionID, c.at, c.until, i)
+	}
+	b := &pgx.Batch{}
+	cl.queue(b)
+	br := conn.SendBatch(ctx, b)
+	err := cl.read(br, func(i int, number string) { items[i].Number = number })
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // heldSQL reads the number the visitor ($2) holds from the rule ($1) at $3,

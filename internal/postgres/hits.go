@@ -149,8 +149,41 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
 		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
 		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip)
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	// The pool numbers new visitors claim, in the same transaction.
+	var claims []*comagic.PhoneClaim
+	var cl claimCols
+	for _, w := range items {
+		if !w.Result.NewVisitor {
+			continue
+		}
+		for _, c := range w.Claims {
+			c.Number = ""
+			cl.add(c.RuleID, c.SiteID, w.Result.VisitorID, w.Result.SessionID, w.At, w.At.Add(time.Duration(c.ReserveMinutes)*time.Minute), len(claims))
+			claims = append(claims, c)
+		}
+	}
+	if len(claims) > 0 {
+		cl.queue(b)
+	}
+	br := conn.SendBatch(ctx, b)
+	err = nil
+	for i := 0; i < b.Len()-1 && err == nil; i++ {
+		_, err = br.Exec()
+	}
+	if err == nil && len(claims) == 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && len(claims) > 0 {
+		err = cl.read(br, func(i int, number string) { claims[i].Number = number })
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: write page views: %w", err)
+	}
+	for _, c := range claims {
+		c.Done = true
 	}
 	return nil
 }
