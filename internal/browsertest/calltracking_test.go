@@ -12,12 +12,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/postgres"
+	"github.com/comagicd/comagicd/internal/testenv"
 )
 
 // ctBody has a number in each place a replacement group can point at.
@@ -54,7 +58,11 @@ func ctWant(text, raw string) []string {
 // landing pages containing "dynamic".
 func ctEnv(t *testing.T) (*widgetEnv, *PageServer) {
 	t.Helper()
-	env := startWidgetEnv(t)
+	return ctEnvWith(t, startWidgetEnv(t))
+}
+
+func ctEnvWith(t *testing.T, env *widgetEnv) (*widgetEnv, *PageServer) {
+	t.Helper()
 	ctx := context.Background()
 	var siteID int64
 	if err := env.DB.QueryRow(ctx, `SELECT id FROM sites WHERE site_key = $1`, env.SiteKey).Scan(&siteID); err != nil {
@@ -197,5 +205,58 @@ func TestCallTracking_OnReplacePhonesFalse(t *testing.T) {
 	if strings.Contains(strings.Join(tab.Exceptions(), ""), "Comagic") {
 		t.Errorf("exceptions %v", tab.Exceptions())
 	}
+	noExceptions(t, tab)
+}
+
+// fastHeartbeat rewrites the bootstrap answers' phones_heartbeat_s to 1 s (the
+// server's is at least 100 s: a third of the shortest reservation time).
+func fastHeartbeat(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/bootstrap") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil && m["phones_heartbeat_s"] != nil {
+			m["phones_heartbeat_s"] = 1
+			body, _ = json.Marshal(m)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+func TestCallTracking_HeartbeatKeepsTheNumber(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{Wrap: fastHeartbeat})
+	key := srv.CreateSite(t, "localhost", "127.0.0.1")
+	env, pages := ctEnvWith(t, &widgetEnv{realEnv: &realEnv{URL: srv.URL, Host: strings.TrimPrefix(srv.URL, "http:"), SiteKey: key, DB: srv.DB}, srv: srv})
+	tab := newTab(t)
+	tab.Go(pages.Page("/ct/dynamic", embedPage(env.classic(), ctBody)))
+	waitBoot(tab)
+	raw := Wait[string](tab, `(() => { const p = Comagic.getDTPhones(); return p && p[0].raw; })()`, boot)
+	var first time.Time
+	if err := env.DB.QueryRow(context.Background(), `SELECT expires_at FROM ct_pool_numbers WHERE number = $1`, raw).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	// The open page renews its number: expires_at moves forward, in the
+	// number and in its reservation.
+	Eventually(t, 15*time.Second, func() error {
+		var n, r time.Time
+		if err := env.DB.QueryRow(context.Background(), `SELECT n.expires_at, r.expires_at FROM ct_pool_numbers n
+			JOIN ct_reservations r ON r.id = n.reservation_id WHERE n.number = $1`, raw).Scan(&n, &r); err != nil {
+			return err
+		}
+		if !n.After(first) || !r.Equal(n) {
+			return fmt.Errorf("number expires %v, reservation %v; first %v", n, r, first)
+		}
+		return nil
+	})
 	noExceptions(t, tab)
 }
