@@ -17,7 +17,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/comagicd/comagicd/internal/app"
+	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/config"
+	"github.com/comagicd/comagicd/internal/postgres"
 	"github.com/comagicd/comagicd/web"
 )
 
@@ -41,6 +43,8 @@ type env struct {
 	baseURL string // the comagicd server, without a trailing slash
 	bareURL string
 	siteKey string
+	// poolSiteKey is a site whose pages show a number of a dynamic pool.
+	poolSiteKey string
 
 	// setups counts the successful per-worker setup bootstraps (hits rows).
 	setups int64
@@ -119,10 +123,40 @@ func startEnv(ctx context.Context, opts options, logger *slog.Logger) (_ *env, e
 		return nil, fmt.Errorf("bench: create site: %w", err)
 	}
 	e.siteKey = site.Key
+	if e.poolSiteKey, err = createPoolSite(ctx, a, acc.ID); err != nil {
+		return nil, err
+	}
 	e.client = newClient(opts.concurrency)
 	e.cleanups = append(e.cleanups, func() error { e.client.CloseIdleConnections(); return nil })
 	logger.Info("bench: ready", "server", e.baseURL, "bare", e.bareURL, "database", e.dbName)
 	return e, nil
+}
+
+// poolNumbers is the size of the bench's dynamic pool: more than a run's
+// page views, so that every page view claims a number.
+const poolNumbers = 200_000
+
+// createPoolSite creates the site of bootstrap-pool: a replacement group
+// whose dynamic rule (any traffic, 30 minutes) has poolNumbers numbers.
+func createPoolSite(ctx context.Context, a *app.App, accountID int64) (string, error) {
+	site, err := a.Sites.CreateSite(ctx, accountID, []string{"pool.bench.example"})
+	if err != nil {
+		return "", fmt.Errorf("bench: create pool site: %w", err)
+	}
+	store := postgres.NewCallTracking(a.DB, nil)
+	g, err := store.AddGroup(ctx, comagic.ReplacementGroup{SiteID: site.ID, Name: "bench", DefaultNumber: "74950000000",
+		Selectors: []comagic.PhoneSelector{{Type: comagic.SelectorID, Value: "comagic_phone"}}})
+	if err != nil {
+		return "", fmt.Errorf("bench: create phone group: %w", err)
+	}
+	numbers := make([]string, poolNumbers)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("7%010d", 4990000000+i)
+	}
+	if _, err := store.AddRule(ctx, comagic.PhoneRule{GroupID: g.ID, SiteID: site.ID, Kind: comagic.RuleDynamic, ReserveMinutes: 30}, numbers); err != nil {
+		return "", fmt.Errorf("bench: create number pool: %w", err)
+	}
+	return site.Key, nil
 }
 
 // bareHandler is the baseline: the least a JSON endpoint can do.
@@ -288,7 +322,8 @@ func (e *env) checkDurability(ctx context.Context, results []*result) ([]durabil
 		unanswered[r.Name] = r.unanswered
 	}
 	checks := []durability{
-		{Table: "hits", Expected: succ["bootstrap-new"] + succ["bootstrap-returning"] + e.setups},
+		{Table: "hits", Expected: succ["bootstrap-new"] + succ["bootstrap-returning"] + succ["bootstrap-pool"] + e.setups},
+		{Table: "ct_reservations", Label: "ct_reservations(pool numbers given)", Expected: succ["bootstrap-pool"]},
 		{Table: "events", Expected: succ["event"]},
 		{Table: "visitor_properties", Expected: succ["property-set"]},
 		{Table: "offline_requests", Expected: succ["offline-message"]},

@@ -107,6 +107,18 @@ func scenarios() []scenario {
 				}
 				return nil
 			}},
+		// New visitors of a site whose dynamic pool gives each a number of its
+		// own: the bootstrap plus the reservation (compare with bootstrap-new).
+		{name: "bootstrap-pool", target: bootstrapTarget, prepare: func(e *env, _ *creds, _, _ int) requestFunc {
+			return postRequest(e.baseURL+"/api/track/"+e.poolSiteKey+"/bootstrap", "text/plain;charset=UTF-8",
+				[]byte(`{"url":"https://pool.bench.example/p","title":"t","referrer":""}`))
+		},
+			check: func(body []byte) error {
+				if !bytes.Contains(body, []byte(`"dt":true`)) {
+					return errors.New("no pool number in the answer")
+				}
+				return nil
+			}},
 		{name: "event", target: writeTarget, needsCreds: true, prepare: func(e *env, c *creds, _, _ int) requestFunc {
 			body := mustJSON(map[string]any{"visitor_id": c.VisitorID, "session_id": c.SessionID, "key": c.Key,
 				"hit_id": c.HitID, "category": "bench", "action": "click", "name": "button", "value": "1"})

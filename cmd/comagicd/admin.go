@@ -72,7 +72,7 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         add a webhook of the account: signed POSTs of the events (every
         event without --event: offline_request.created, chat.closed,
         lead_action.created, callback.requested, callback.dispatched,
-        callback.failed); prints its id and secret, shown once
+        callback.failed, call.created); prints its id and secret, shown once
   webhook list [--account NAME]
   webhook remove --id ID
         remove a webhook and its delivery log
@@ -84,7 +84,7 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
         once while the visitor waits; prints its id and secret, shown once
   callback-scenario list --site KEY
   callback-scenario remove --site KEY --id ID
-` + adminLeadRuleUsage + `
+` + adminLeadRuleUsage + adminCallTrackingUsage + `
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
 
@@ -126,13 +126,21 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return adminLeadRule(ctx, args[1], args[2:], stdout, stderr)
 		case "callback-scenario":
 			return adminCallbackScenario(ctx, args[1], args[2:], stdout, stderr)
+		case "phone-group":
+			return adminPhoneGroup(ctx, args[1], args[2:], stdout, stderr)
+		case "phone-rule":
+			return adminPhoneRule(ctx, args[1], args[2:], stdout, stderr)
+		case "pool":
+			return adminPool(ctx, args[1], args[2:], stdout, stderr)
+		case "api-token":
+			return adminAPIToken(ctx, args[1], args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, adminUsage)
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h") {
 		return nil
 	}
-	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove, webhook add|list|remove|deliveries, callback-scenario add|list|remove")
+	return errors.New("admin: expected: site create|list|update|settings, employee create|list|update|disable, group create|list, invite-rule add|list|remove, webhook add|list|remove|deliveries, callback-scenario add|list|remove, lead-rule add|list|remove, phone-group add|list|remove, phone-rule add|list|remove, pool add-numbers|status, api-token create|list|revoke")
 }
 
 // openAdminDB opens the database at url, creating and migrating it when needed.

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comagicd/comagicd/internal/callbacks"
+	"github.com/comagicd/comagicd/internal/calltracking"
 	"github.com/comagicd/comagicd/internal/captcha"
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/chatws"
@@ -53,6 +54,7 @@ type App struct {
 	logger  *slog.Logger
 	workers *runner
 	chats   *postgres.Chats
+	ct      *postgres.CallTracking
 }
 
 // sentMailKept is how long sent mail (transcripts, late answers) stays in
@@ -120,6 +122,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Observe: func(outcome string) { m.CallbackDispatches.WithLabelValues(outcome).Inc() }})
 	cbs := callbacks.NewService(callbacks.Deps{DB: db, Verify: trk.Verify, Captcha: capt, Hub: h, Notify: cbDispatcher.Notify,
 		WebhooksNotify: wh.Dispatcher.Notify, Logger: logger})
+	ctStore := postgres.NewCallTracking(db, func(n int) { m.ObserveBatch("claims", n) })
+	ct := calltracking.NewService(ctStore, trk.Verify, m, wh.Dispatcher.Notify, logger)
+	trk.PhoneClaims = ct.Claims
 	ws := workstation.NewService(postgres.NewWorkstation(db), sites, h, logger)
 	lds := leads.NewService(store, sites, signer, wh.Publisher)
 	lds.Created = ws.OfflineRequestCreated
@@ -143,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		Captcha:        capt,
 		Callbacks:      cbs,
 		LeadRules:      postgres.NewLeadRules(db),
+		CallTracking:   ct,
 	})
 	shutdown := cfg.ShutdownTimeout
 	if shutdown <= 0 {
@@ -150,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 	}
 	a := &App{DB: db, Sites: sites, Store: store, Handler: handler, Metrics: m, Hub: h,
 		Chat: cp.Service, ChatServer: cp.Server, Employees: cp.Employees, Operators: cp.Operators, chats: cp.Chats,
-		logger: logger, workers: newRunner(logger, shutdown)}
+		logger: logger, workers: newRunner(logger, shutdown), ct: ctStore}
 	a.AddWorker("hub", h.Run)
 	for name, fn := range cp.workers {
 		a.AddWorker(name, fn)
@@ -164,6 +170,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, assets htt
 		return a.every(ctx, purgeInterval, "sent mail", func(ctx context.Context) (int64, error) {
 			return mails.PurgeSent(ctx, time.Now().Add(-sentMailKept))
 		})
+	})
+	a.AddWorker("reservation history purge", func(ctx context.Context) error {
+		return a.every(ctx, purgeInterval, "phone reservations", func(ctx context.Context) (int64, error) { return calltracking.Purge(ctx, ctStore) })
 	})
 	a.AddWorker("captcha purge", func(ctx context.Context) error { return a.every(ctx, purgeInterval, "captchas", capt.Purge) })
 	a.AddWorker("login failure purge", func(ctx context.Context) error {
@@ -241,6 +250,7 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, pu
 func (a *App) Close() {
 	a.workers.close()
 	a.chats.Close()
+	a.ct.Close()
 	a.Store.Close()
 	a.DB.Close()
 }

@@ -173,6 +173,12 @@ type Hit struct {
 	SessionStartedAt time.Time
 	DeviceType       string
 	At               time.Time
+	// Source and LandingURL are the session's: what brought it and its first page.
+	Source     Source
+	LandingURL string
+	// Claims are the HitWrite's claims of pool numbers, done when the page
+	// view started a new visitor.
+	Claims []*PhoneClaim
 }
 
 // HitWrite is one page view for storage to record. The caller fills the inputs;
@@ -184,6 +190,9 @@ type HitWrite struct {
 	Source  Source
 	Device  string
 	At      time.Time
+	// Claims ask for numbers of dynamic pools (SPEC §9) in the transaction
+	// of the page view, when it starts a new visitor (who holds none yet).
+	Claims []*PhoneClaim
 
 	Result Hit
 }

@@ -94,6 +94,9 @@ type Deps struct {
 	// Workstation serves the operator workstation's endpoints (with
 	// Operators); nil leaves them out.
 	Workstation *workstation.Service
+	// CallTracking gives page views their phone numbers and takes calls;
+	// nil leaves both out.
+	CallTracking CallTracking
 }
 
 // Handler serves the HTTP API. Metrics are not part of it: they are served on
@@ -156,6 +159,7 @@ func New(d Deps) *Handler {
 	h.chatRoutes(r, limit)
 	h.captchaRoutes(r, limit)
 	h.callbackRoutes(r, limit)
+	h.callRoutes(r, limit)
 	if d.Assets != nil {
 		assets := h.jsonNotFound(d.Assets)
 		r.Handle("/static/*", assets)

@@ -32,6 +32,11 @@ type hitAnswer struct {
 	// LeadRules are the site's active lead rules of the lead forms enabled in
 	// Settings (bootstrap only; SPEC §10).
 	LeadRules []comagic.LeadRule `json:"lead_rules,omitempty"`
+	// Phones are the numbers the page shows (SPEC §9; bootstrap and hit).
+	Phones []comagic.ShownPhone `json:"phones,omitempty"`
+	// PhonesHeartbeatS is how often (seconds) an open page renews the
+	// numbers reserved for it (POST phones/heartbeat); 0 = none reserved.
+	PhonesHeartbeatS int `json:"phones_heartbeat_s,omitempty"`
 }
 
 // recordPageView is the shared body of bootstrap and hit.
@@ -76,6 +81,7 @@ func (h *Handler) recordPageView(w http.ResponseWriter, r *http.Request, withSet
 		SessionStartedAt: hit.SessionStartedAt.Unix(), NewSession: hit.NewSession,
 		CookieSuffix: site.CookieSuffix(), DeviceType: hit.DeviceType,
 	}
+	h.phones(r, site, hit, &ans)
 	if withSettings {
 		ans.Settings = h.callTimes.Settings(site, hit.DeviceType, time.Now())
 		online := false

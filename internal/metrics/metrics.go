@@ -34,6 +34,11 @@ type Metrics struct {
 	// CallbackDispatches counts this node's dispatch attempts of accepted
 	// orders by outcome: dispatched, retried, failed.
 	CallbackDispatches *prometheus.CounterVec
+
+	// Call tracking (SPEC §9).
+	PhoneReservations *prometheus.CounterVec // pool numbers given to sessions, by outcome: claimed, kept
+	PoolExhausted     prometheus.Counter     // sessions that found a dynamic pool empty (shown the static or default number)
+	Calls             *prometheus.CounterVec // calls stored, by attributed: true, false
 }
 
 // New registers the metrics, the Go runtime collectors and, when pool is not
@@ -68,9 +73,18 @@ func New(pool *pgxpool.Pool) *Metrics {
 		CallbackDispatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "comagicd_callback_dispatches_total", Help: "Dispatch attempts of accepted call-back orders, by outcome (dispatched, retried, failed).",
 		}, []string{"outcome"}),
+		PhoneReservations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_phone_reservations_total", Help: "Pool numbers given to page views, by outcome: claimed (a free number), kept (the visitor's own).",
+		}, []string{"outcome"}),
+		PoolExhausted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "comagicd_phone_pool_exhausted_total", Help: "Page views that found a dynamic number pool exhausted and got the static or default number.",
+		}),
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "comagicd_calls_total", Help: "Calls stored from the telephony, by whether a session was found.",
+		}, []string{"attributed"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.Latency, m.Batches, m.Hits, m.NewVisitors, m.NewSessions, m.Events, m.OfflineRequests, m.LeadActions,
-		m.Callbacks, m.CallbackDispatches,
+		m.Callbacks, m.CallbackDispatches, m.PhoneReservations, m.PoolExhausted, m.Calls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.Registry.MustRegister(&poolCollector{pool: pool}, &backlogCollector{pool: pool})

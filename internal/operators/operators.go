@@ -137,15 +137,15 @@ func (s *Service) Login(ctx context.Context, login, password string) (string, *P
 	if !verifyPassword(hash, password) {
 		return "", nil, time.Time{}, wrongLogin()
 	}
-	token := newToken()
+	token := NewToken()
 	expires := s.now().Add(s.TTL).Truncate(time.Second)
-	if err := s.store.InsertToken(ctx, id, hashToken(token), expires); err != nil {
+	if err := s.store.InsertToken(ctx, id, HashToken(token), expires); err != nil {
 		if comagic.ErrorCode(err) == comagic.ENOTFOUND {
 			return "", nil, time.Time{}, wrongLogin() // disabled meanwhile
 		}
 		return "", nil, time.Time{}, fmt.Errorf("operators: login: %w", err)
 	}
-	e, err := s.store.EmployeeByToken(ctx, hashToken(token))
+	e, err := s.store.EmployeeByToken(ctx, HashToken(token))
 	if err != nil {
 		if comagic.ErrorCode(err) == comagic.ENOTFOUND {
 			return "", nil, time.Time{}, wrongLogin()
@@ -163,10 +163,10 @@ func badToken() error {
 // Authenticate returns the operator of a token. Returns EUNAUTHORIZED for a
 // malformed, unknown, expired or revoked token and for a disabled employee.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return nil, badToken()
 	}
-	e, err := s.store.EmployeeByToken(ctx, hashToken(token))
+	e, err := s.store.EmployeeByToken(ctx, HashToken(token))
 	if comagic.ErrorCode(err) == comagic.ENOTFOUND {
 		return nil, badToken()
 	}
@@ -178,31 +178,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 
 // Logout revokes the token. Returns EUNAUTHORIZED for a malformed token.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return badToken()
 	}
-	if err := s.store.RevokeToken(ctx, hashToken(token)); err != nil {
+	if err := s.store.RevokeToken(ctx, HashToken(token)); err != nil {
 		return fmt.Errorf("operators: logout: %w", err)
 	}
 	return nil
 }
 
-// newToken returns 32 random bytes in base64url without padding.
-func newToken() string {
+// NewToken returns 32 random bytes in base64url without padding.
+func NewToken() string {
 	b := make([]byte, tokenBytes)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// hashToken is what the store keeps of a token: its SHA-256.
-func hashToken(token string) []byte {
+// HashToken is what the store keeps of a token: its SHA-256.
+func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
 
-// wellFormed reports whether token has the shape of our tokens, so that
+// WellFormedToken reports whether token has the shape of our tokens (operator and API tokens), so that
 // garbage costs no query.
-func wellFormed(token string) bool {
+func WellFormedToken(token string) bool {
 	if len(token) != tokenLen {
 		return false
 	}

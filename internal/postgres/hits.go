@@ -27,6 +27,8 @@ type sessionState struct {
 	siteID, visitorID int64
 	startedAt, last   time.Time
 	sourceKey         string
+	source            comagic.Source // without Key
+	landing           string
 }
 
 // flushHits writes a batch of page views with two round trips for the whole
@@ -54,7 +56,8 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		var st sessionState
 		rows, err := br.Query()
 		if err == nil {
-			_, err = pgx.ForEachRow(rows, []any{&id, &st.siteID, &st.visitorID, &st.startedAt, &st.last, &st.sourceKey}, func() error {
+			_, err = pgx.ForEachRow(rows, []any{&id, &st.siteID, &st.visitorID, &st.startedAt, &st.last, &st.sourceKey,
+				&st.source.ReferrerDomain, &st.landing, &st.source.UTMSource, &st.source.UTMMedium, &st.source.UTMCampaign, &st.source.UTMTerm, &st.source.UTMContent}, func() error {
 				known[id] = st
 				return nil
 			})
@@ -74,6 +77,7 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		r := &w.Result
 		r.SiteID, r.DeviceType, r.At = w.Site.ID, w.Device, w.At
 		r.NewVisitor, r.NewSession = true, true
+		r.Source, r.LandingURL = w.Source, w.View.URL
 		if w.Claimed == nil {
 			newVisitors++
 			newSessions++
@@ -89,6 +93,8 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		r.VisitorID, r.NewVisitor = st.visitorID, false
 		if w.At.Sub(st.last) < w.Site.SessionTimeout && (w.Source.Key == "" || w.Source.Key == st.sourceKey) {
 			r.SessionID, r.NewSession, r.SessionStartedAt = w.Claimed.SessionID, false, st.startedAt
+			r.Source, r.LandingURL = st.source, st.landing
+			r.Source.Key = st.sourceKey
 			continue
 		}
 		newSessions++
@@ -143,8 +149,41 @@ func (s *Store) flushHits(ctx context.Context, conn groupcommit.Conn, items []*c
 		ss.utm[0], ss.utm[1], ss.utm[2], ss.utm[3], ss.utm[4], ss.device, ss.ua, ss.ip,
 		h.id, h.site, h.visitor, h.session, h.at, h.url, h.title, h.referrer,
 		h.utm[0], h.utm[1], h.utm[2], h.utm[3], h.utm[4], h.device, h.ua, h.ip)
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	// The pool numbers new visitors claim, in the same transaction.
+	var claims []*comagic.PhoneClaim
+	var cl claimCols
+	for _, w := range items {
+		if !w.Result.NewVisitor {
+			continue
+		}
+		for _, c := range w.Claims {
+			c.Number = ""
+			cl.add(c.RuleID, c.SiteID, w.Result.VisitorID, w.Result.SessionID, w.At, w.At.Add(time.Duration(c.ReserveMinutes)*time.Minute), len(claims))
+			claims = append(claims, c)
+		}
+	}
+	if len(claims) > 0 {
+		cl.queue(b)
+	}
+	br := conn.SendBatch(ctx, b)
+	err = nil
+	for i := 0; i < b.Len()-1 && err == nil; i++ {
+		_, err = br.Exec()
+	}
+	if err == nil && len(claims) == 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && len(claims) > 0 {
+		err = cl.read(br, func(i int, number string) { claims[i].Number = number })
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: write page views: %w", err)
+	}
+	for _, c := range claims {
+		c.Done = true
 	}
 	return nil
 }
@@ -159,7 +198,8 @@ const touchSessionsSQL = `UPDATE sessions SET last_hit_at = $2::timestamptz
 
 // loadSessionsSQL reads the sessions a batch of page views claims ($1, ids),
 // custom-planned (queueCustomPlanned): the list's rows by the primary key.
-const loadSessionsSQL = `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key
+const loadSessionsSQL = `SELECT id, site_id, visitor_id, started_at, last_hit_at, source_key,
+                                referrer_domain, landing_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content
                          FROM sessions WHERE id = ANY($1::bigint[])`
 
 // writeHitsSQL writes a batch's new visitors, new sessions and hits in one

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,21 +16,13 @@ import (
 // rules of a site go out with every bootstrap answer, so they are cached per
 // node for as long as sites are (siteCacheTTL).
 type LeadRules struct {
-	db  *pgxpool.Pool
-	now func() time.Time
-
-	mu    sync.RWMutex
-	cache map[int64]cachedLeadRules // by site id
-}
-
-type cachedLeadRules struct {
-	rules []comagic.LeadRule
-	at    time.Time
+	db    *pgxpool.Pool
+	cache *siteCache[[]comagic.LeadRule]
 }
 
 // NewLeadRules returns the lead rule store on db.
 func NewLeadRules(db *pgxpool.Pool) *LeadRules {
-	return &LeadRules{db: db, now: time.Now, cache: map[int64]cachedLeadRules{}}
+	return &LeadRules{db: db, cache: newSiteCache[[]comagic.LeadRule]()}
 }
 
 const leadRuleColumns = `id, site_id, widget, min_time_on_page_s, min_time_on_site_s, min_page_views, url_pattern, source, once_per, on_exit, active, created_at`
@@ -85,30 +75,12 @@ func (s *LeadRules) Remove(ctx context.Context, siteID, id int64) error {
 // Active returns the site's active rules, oldest first; a change made through
 // another node shows within siteCacheTTL.
 func (s *LeadRules) Active(ctx context.Context, siteID int64) ([]comagic.LeadRule, error) {
-	s.mu.RLock()
-	c, ok := s.cache[siteID]
-	s.mu.RUnlock()
-	if ok && s.now().Sub(c.at) < siteCacheTTL {
-		return c.rules, nil
-	}
-	rules, err := s.query(ctx, `SELECT `+leadRuleColumns+` FROM lead_rules WHERE site_id = $1 AND active ORDER BY id`, siteID)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if len(s.cache) > maxCached {
-		clear(s.cache)
-	}
-	s.cache[siteID] = cachedLeadRules{rules: rules, at: s.now()}
-	s.mu.Unlock()
-	return rules, nil
+	return s.cache.get(ctx, siteID, func(ctx context.Context) ([]comagic.LeadRule, error) {
+		return s.query(ctx, `SELECT `+leadRuleColumns+` FROM lead_rules WHERE site_id = $1 AND active ORDER BY id`, siteID)
+	})
 }
 
-func (s *LeadRules) forget(siteID int64) {
-	s.mu.Lock()
-	delete(s.cache, siteID)
-	s.mu.Unlock()
-}
+func (s *LeadRules) forget(siteID int64) { s.cache.forget(siteID) }
 
 func (s *LeadRules) query(ctx context.Context, q string, args ...any) ([]comagic.LeadRule, error) {
 	rows, err := s.db.Query(ctx, q, args...)

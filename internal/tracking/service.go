@@ -42,6 +42,11 @@ type Service struct {
 	signer *credentials.Signer
 	events Events
 	now    func() time.Time
+
+	// PhoneClaims, when set, gives the pool numbers to claim for a page view
+	// that starts a new visitor, in the page view's transaction (SPEC §9):
+	// the dynamic rules that match its source and URL (calltracking.Service.Claims).
+	PhoneClaims func(ctx context.Context, site *comagic.Site, src comagic.Source, landing string) []*comagic.PhoneClaim
 }
 
 var _ comagic.TrackingService = (*Service)(nil)
@@ -78,10 +83,14 @@ func (s *Service) RecordHit(ctx context.Context, site *comagic.Site, creds *coma
 	if creds != nil && s.signer.Verify(site.ID, creds.VisitorID, creds.SessionID, creds.Key) {
 		w.Claimed = creds
 	}
+	if s.PhoneClaims != nil && w.Claimed == nil {
+		w.Claims = s.PhoneClaims(ctx, site, w.Source, pv.URL)
+	}
 	if err := s.store.RecordHit(ctx, w); err != nil {
 		return nil, err
 	}
 	hit := w.Result
+	hit.Claims = w.Claims
 	if hit.NewSession {
 		hit.Key = s.signer.Key(site.ID, hit.VisitorID, hit.SessionID)
 	} else {

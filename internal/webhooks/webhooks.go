@@ -41,11 +41,12 @@ const (
 	EventCallbackRequested     = "callback.requested"
 	EventCallbackDispatched    = "callback.dispatched"
 	EventCallbackFailed        = "callback.failed"
+	EventCallCreated           = "call.created"
 )
 
 // Events lists every event, in the order the CLI shows them.
 var Events = [...]string{EventOfflineRequestCreated, EventChatClosed, EventLeadActionCreated,
-	EventCallbackRequested, EventCallbackDispatched, EventCallbackFailed}
+	EventCallbackRequested, EventCallbackDispatched, EventCallbackFailed, EventCallCreated}
 
 // ValidEvent reports whether name is one of Events.
 func ValidEvent(name string) bool {

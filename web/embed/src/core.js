@@ -28,6 +28,10 @@ export const S = {
   cfg: { dynamical: false, mask: '', widgetsOff: false, widgetsOptions: {} },
 };
 
+/** hooks are set by modules that take part of every bootstrap and hit
+ * answer: phones(answer) (phones.js). */
+export const hooks = { phones: null };
+
 const url = (path) => S.base + '/api/track/' + encodeURIComponent(S.siteKey) + '/' + path;
 const netError = () => ({ success: false, error: { code: 'network', message: 'the Comagic server cannot be reached' } });
 
@@ -101,6 +105,7 @@ function apply(d) {
   setCookie('_comagic_id' + sfx, c.visitor_id + '.' + c.session_id + '.' + c.started);
   setCookie('_cmg_csst' + sfx, String(c.started));
   setCookie('_cmg_key' + sfx, S.siteKey + '.' + c.key);
+  if (hooks.phones) hooks.phones(d);
 }
 
 function settle(ok) {
@@ -157,10 +162,10 @@ function describe(r) {
   return r.status ? 'HTTP ' + r.status : 'network error';
 }
 
-// send posts an API call with the visitor's credentials once bootstrapped.
-// cb(answer, raw) gets the parsed answer object (or an error object) and the
-// raw response. With anyway, the call goes out even without credentials.
-function send(path, extra, interactive, cb, anyway) {
+/** send posts an API call with the visitor's credentials once bootstrapped.
+ * cb(answer, raw) gets the parsed answer object (or an error object) and the
+ * raw response. With anyway, the call goes out even without credentials. */
+export function send(path, extra, interactive, cb, anyway) {
   whenReady((ok) => {
     if (!ok && !anyway) return cb(netError(), null);
     const body = copy(extra);

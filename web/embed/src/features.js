@@ -1,11 +1,11 @@
-// Documented methods of features that this build does not provide yet
-// (number replacement), and of widgets not enabled for the
+// Documented methods of widgets not enabled for the
 // site (the consultant's chat and request form, the sitephone panel). Each one exists under
 // its documented name and says in the console that the feature is disabled for
 // the site: never a silent no-op, never a fake success.
 
 import { hook, UI, visitorCard } from './ui.js';
 import { api } from './core.js';
+import { phonesApi } from './phones.js';
 import { sitePhoneCall } from './sitephone.js';
 import { guard, later, invoke, warn } from './util.js';
 
@@ -28,7 +28,6 @@ export function disabled(feature, name, ret) {
 const CHAT = 'the online consultant (chat)';
 const REQ = 'the request form';
 const PHONE = 'the callback widget (sitephone)';
-const NUMBERS = 'phone number replacement';
 
 const mailFailed = (v, cb) => {
   later(() => invoke(cb, { success: false, error: { code: 'feature_disabled', message: 'the online chat is disabled for this site' } }));
@@ -49,9 +48,10 @@ export function comagicStubs() {
     sitePhoneCall: guard('Comagic.sitePhoneCall', sitePhoneCall),
     // Comagic.getCaptcha is in the core's api; this is its older name.
     Captcha: { get_captcha: guard('Comagic.Captcha.get_captcha', (cb, o) => api.getCaptcha(cb, o)) },
-    getPhones: disabled(NUMBERS, 'Comagic.getPhones', () => []),
-    getDTPhones: disabled(NUMBERS, 'Comagic.getDTPhones', () => null),
-    getReplacedPhones: disabled(NUMBERS, 'Comagic.getReplacedPhones', () => ({})),
+    // Phone-number replacement (phones.js).
+    getPhones: guard('Comagic.getPhones', phonesApi.getPhones),
+    getDTPhones: guard('Comagic.getDTPhones', phonesApi.getDTPhones),
+    getReplacedPhones: guard('Comagic.getReplacedPhones', phonesApi.getReplacedPhones),
     visitorCard: visitorCard,
     UI: UI,
   };
