@@ -129,7 +129,7 @@ func TestWorkingHours(t *testing.T) {
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader("# HELP comagicd_callbacks_overdue Accepted call-back orders due more than a minute ago and not yet dispatched (all nodes).\n# TYPE comagicd_callbacks_overdue gauge\ncomagicd_callbacks_overdue 0\n"), "comagicd_callbacks_overdue"); err != nil {
 		t.Error(err)
 	}
-	if s := bootstrapSettings(t, srv, open); s != nil && len(s) != 0 {
+	if s := bootstrapSettings(t, srv, open); len(s) != 0 {
 		t.Errorf("the open site has settings %v", s)
 	}
 
