@@ -368,8 +368,16 @@ func TestChat_LongPollingFallback(t *testing.T) {
 	chatID := visitorSaid(t, ows, "Через опрос")
 	say(t, ows, chatID, "d1", "Получено")
 	waitLog(t, tab, "visitor:Через опрос", "operator:Получено")
-	ows.Send(t, map[string]any{"type": "typing", "chat_id": chatID})
-	Wait[bool](tab, `!document.querySelector('.cmgd-chat__typing').hidden`, boot)
+	// Typing is ephemeral: a poll that is not waiting at that moment misses it,
+	// so the operator's side repeats it while typing (as the workstation does).
+	Eventually(t, boot, func() error {
+		ows.Send(t, map[string]any{"type": "typing", "chat_id": chatID})
+		if Eval[bool](tab, `new Promise(r => { const t0 = Date.now(); (function f() {
+			if (!document.querySelector('.cmgd-chat__typing').hidden) r(true); else if (Date.now() - t0 > 700) r(false); else setTimeout(f, 50); })(); })`) {
+			return nil
+		}
+		return fmt.Errorf("no typing indicator")
+	})
 	if n := Eval[float64](tab, `tries`); n != 2 {
 		t.Errorf("%v websocket attempts before polling, want 2", n)
 	}
