@@ -259,7 +259,14 @@ type OfflineRequest struct {
 	// content is a conflict.
 	RequestHash []byte
 	// Replayed tells that the request was a retry of an already stored one.
-	Replayed  bool
+	Replayed bool
+	// AccountID and Announce, when Announce is not nil, queue the webhook
+	// event offline_request.created in the request's own transaction for the
+	// account's webhooks: Announce is its data without id and created_at,
+	// which the store adds. Announced is how many deliveries were queued.
+	AccountID int64
+	Announce  []byte
+	Announced int64
 	CreatedAt time.Time
 }
 

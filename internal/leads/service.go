@@ -2,6 +2,8 @@ package leads
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/comagicd/comagicd/internal/comagic"
 	"github.com/comagicd/comagicd/internal/credentials"
@@ -20,10 +22,11 @@ type Sites interface {
 	SiteByID(ctx context.Context, id int64) (*comagic.Site, error)
 }
 
-// Events announces stored requests to the account's webhooks
-// (internal/webhooks.Publisher); it logs its own failures.
+// Events is the account's webhooks (internal/webhooks.Publisher): a stored
+// request queues offline_request.created in its own transaction, and Notify
+// wakes the dispatcher then.
 type Events interface {
-	Publish(ctx context.Context, accountID int64, event string, payload any)
+	Notify()
 }
 
 // Service stores offline requests from browsers and site backends.
@@ -103,25 +106,37 @@ func (s *Service) Submit(ctx context.Context, site *comagic.Site, in *Input, sou
 	if err := in.NormalizePhone(site.Region); err != nil {
 		return nil, err
 	}
-	err := s.store.CreateOfflineRequest(ctx, r)
+	err := s.create(ctx, site, r)
 	if comagic.ErrorCode(err) == comagic.ENOTFOUND && r.VisitorID != 0 {
 		// The visitor or session was purged after the check: keep the lead
 		// unattributed rather than lose it.
 		unattribute(in)
-		err = s.store.CreateOfflineRequest(ctx, r)
+		err = s.create(ctx, site, r)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if s.events != nil && !r.Replayed {
-		// The insert is group committed with others: published after the
-		// commit, not in its transaction.
-		s.events.Publish(ctx, site.AccountID, webhooks.EventOfflineRequestCreated, webhooks.OfflineRequestData(r))
+	if s.events != nil && r.Announced > 0 {
+		s.events.Notify()
 	}
 	if s.Created != nil && !r.Replayed {
 		s.Created(ctx, r)
 	}
 	return r, nil
+}
+
+// create stores r, with offline_request.created for the account's webhooks
+// in the same transaction when the service has webhooks.
+func (s *Service) create(ctx context.Context, site *comagic.Site, r *comagic.OfflineRequest) error {
+	r.AccountID, r.Announce = site.AccountID, nil
+	if s.events != nil {
+		data, err := json.Marshal(webhooks.OfflineRequestData(r)) // id and created_at: the store's
+		if err != nil {
+			return fmt.Errorf("leads: webhook data: %w", err)
+		}
+		r.Announce = data
+	}
+	return s.store.CreateOfflineRequest(ctx, r)
 }
 
 // unattribute moves the request's tracking ids to its unverified claims.

@@ -27,14 +27,34 @@ const leadValues = `$1, NULLIF($2, 0), NULLIF($3, 0), (SELECT CASE WHEN h.sessio
 	$5, $6, $7, $8, $9, $10::text::numeric, NULLIF($11, 0), $12, $13, $14,
 	NULLIF($15, 0), NULLIF($16, 0), NULLIF($17, 0)`
 
-// insertLead stores a lead without idempotency key.
-const insertLead = `INSERT INTO offline_requests (` + leadColumns + `) VALUES (` + leadValues + `) RETURNING id, created_at`
+// announceLead queues offline_request.created for the webhooks of account
+// $acct taking it, in the statement (so the transaction) that stores the lead
+// (CTE ins): the data is $data with the stored id and created_at. Its rows
+// are counted by the statement's last column.
+func announceLead(acct, data int) string {
+	return fmt.Sprintf(`wh AS (
+	INSERT INTO webhook_deliveries (webhook_id, event, payload)
+	SELECT w.id, 'offline_request.created', $%[2]d::jsonb || jsonb_build_object('id', ins.id,
+		'created_at', to_char(ins.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+	FROM ins JOIN webhooks w ON w.account_id = $%[1]d AND w.active AND (w.events = '{}' OR 'offline_request.created' = ANY (w.events))
+	WHERE $%[2]d::jsonb IS NOT NULL
+	RETURNING 1
+)`, acct, data)
+}
+
+// insertLead stores a lead without idempotency key, and announces it ($18,
+// $19: see announceLead).
+var insertLead = `WITH ins AS (
+	INSERT INTO offline_requests (` + leadColumns + `) VALUES (` + leadValues + `) RETURNING id, created_at
+), ` + announceLead(18, 19) + `
+SELECT ins.id, ins.created_at, (SELECT count(*) FROM wh) FROM ins`
 
 // insertLeadOnce stores a lead unless its idempotency key ($18, with the
 // request hash $19) is known for the site: the key's row names the request that
 // used it first. A key whose row has expired is taken over. Concurrent requests
-// with one key wait for each other on the key's row, so one of them stores.
-const insertLeadOnce = `WITH rid AS (SELECT nextval('offline_requests_id_seq') AS id),
+// with one key wait for each other on the key's row, so one of them stores
+// (and announces it, $21 and $22: see announceLead; a replay announces nothing).
+var insertLeadOnce = `WITH rid AS (SELECT nextval('offline_requests_id_seq') AS id),
 k AS (
 	INSERT INTO idempotency_keys AS ik (site_id, key, request_hash, request_id, expires_at)
 	SELECT $1, $18, $19, rid.id, now() + $20::interval FROM rid
@@ -49,8 +69,8 @@ ins AS (
 	INSERT INTO offline_requests (id, ` + leadColumns + `)
 	SELECT rid.id, ` + leadValues + ` FROM rid JOIN k ON k.request_id = rid.id
 	RETURNING id, created_at
-)
-SELECT k.request_id, k.request_hash, ins.created_at FROM k LEFT JOIN ins ON true`
+), ` + announceLead(21, 22) + `
+SELECT k.request_id, k.request_hash, ins.created_at, (SELECT count(*) FROM wh) FROM k LEFT JOIN ins ON true`
 
 // CreateOfflineRequest stores a lead whose site (and, when attributed, visitor and
 // session) the caller has resolved and verified. It sets r.ID and r.CreatedAt
@@ -69,12 +89,17 @@ func (s *Store) CreateOfflineRequest(ctx context.Context, r *comagic.OfflineRequ
 	args := []any{r.SiteID, r.VisitorID, r.SessionID, r.HitID, r.Name, r.Email, r.Phone, r.Message,
 		r.IsSale, r.SaleCost, r.GroupID, r.FormName, r.Source, extra,
 		r.ClaimedVisitorID, r.ClaimedSessionID, r.ClaimedHitID}
-	if r.IdempotencyKey != "" {
-		return s.createOfflineRequestOnce(ctx, r, args)
+	var announce any // NULL: no event
+	if r.Announce != nil {
+		announce = string(r.Announce)
 	}
+	if r.IdempotencyKey != "" {
+		return s.createOfflineRequestOnce(ctx, r, args, announce)
+	}
+	args = append(args, r.AccountID, announce)
 	o := &op{
 		queue: func(b *pgx.Batch) { b.Queue(insertLead, args...) },
-		read:  func(br pgx.BatchResults) error { return br.QueryRow().Scan(&r.ID, &r.CreatedAt) },
+		read:  func(br pgx.BatchResults) error { return br.QueryRow().Scan(&r.ID, &r.CreatedAt, &r.Announced) },
 	}
 	if err := s.ops.Do(ctx, o); err != nil {
 		return fmt.Errorf("postgres: create offline request: %w", notFoundIfGone(err, "visitor or session"))
@@ -83,13 +108,13 @@ func (s *Store) CreateOfflineRequest(ctx context.Context, r *comagic.OfflineRequ
 }
 
 // createOfflineRequestOnce is CreateOfflineRequest with an idempotency key.
-func (s *Store) createOfflineRequestOnce(ctx context.Context, r *comagic.OfflineRequest, args []any) error {
-	args = append(args, r.IdempotencyKey, r.RequestHash, IdempotencyTTL.String())
+func (s *Store) createOfflineRequestOnce(ctx context.Context, r *comagic.OfflineRequest, args []any, announce any) error {
+	args = append(args, r.IdempotencyKey, r.RequestHash, IdempotencyTTL.String(), r.AccountID, announce)
 	var hash []byte
 	var created *time.Time
 	o := &op{
 		queue: func(b *pgx.Batch) { b.Queue(insertLeadOnce, args...) },
-		read:  func(br pgx.BatchResults) error { return br.QueryRow().Scan(&r.ID, &hash, &created) },
+		read:  func(br pgx.BatchResults) error { return br.QueryRow().Scan(&r.ID, &hash, &created, &r.Announced) },
 	}
 	if err := s.ops.Do(ctx, o); err != nil {
 		return fmt.Errorf("postgres: create offline request: %w", notFoundIfGone(err, "visitor or session"))

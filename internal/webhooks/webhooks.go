@@ -103,9 +103,10 @@ const publishTimeout = 10 * time.Second
 
 // Publisher publishes events right after the change they announce committed,
 // for the write paths that commit in groups and have no transaction to join
-// (offline requests, lead actions) or where the event is a consequence of the
-// commit (a closed chat). An event is lost only when this node dies between
-// the commit and the insert.
+// (lead actions) or where the event is a consequence of the commit (a closed
+// chat). An event is lost only when this node dies between the commit and the
+// insert. Offline requests queue theirs in their own statement and only call
+// Notify.
 type Publisher struct {
 	db     Querier
 	log    *slog.Logger
@@ -130,6 +131,14 @@ func (p *Publisher) Publish(ctx context.Context, accountID int64, event string, 
 		return
 	}
 	if n > 0 && p.notify != nil {
+		p.notify()
+	}
+}
+
+// Notify wakes the local dispatcher after a caller queued deliveries in its
+// own transaction.
+func (p *Publisher) Notify() {
+	if p.notify != nil {
 		p.notify()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -455,5 +456,94 @@ func TestVerify(t *testing.T) {
 	}
 	if err := webhooks.Verify("s3cret", old, body, sig); err != webhooks.ErrBadSignature {
 		t.Fatalf("timestamp changed: %v", err)
+	}
+}
+
+// An offline request is announced in the transaction that stores it: when the
+// answer says success, the delivery is queued with the stored id and time,
+// once (a retry with the same idempotency key announces nothing), and only
+// for the site's own account.
+func TestOfflineRequestAnnouncedWithIt(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{})
+	ctx := context.Background()
+	siteKey := srv.CreateSite(t, "shop.example")
+	site, err := srv.App.Sites.SiteByKey(ctx, siteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := webhooks.NewStore(srv.DB)
+	// Nothing listens: the rows stay queued for the test to read.
+	hook := addHook(t, store, site.AccountID, "http://127.0.0.1:9/leads", webhooks.EventOfflineRequestCreated)
+	addHook(t, store, site.AccountID, "http://127.0.0.1:9/chats", webhooks.EventChatClosed)
+	otherKey := srv.CreateSite(t, "other.example")
+	other, err := srv.App.Sites.SiteByKey(ctx, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addHook(t, store, other.AccountID, "http://127.0.0.1:9/other")
+
+	send := func() map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/add_offline_message/", strings.NewReader(url.Values{
+			"site_key": {siteKey}, "name": {"Ольга"}, "phone": {"+7 925 123-45-67"}, "text": {"Счёт, пожалуйста"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Idempotency-Key", "order-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || resp.StatusCode != 200 || a["success"] != true {
+			t.Fatalf("offline request: %d %v %v", resp.StatusCode, a, err)
+		}
+		return a
+	}
+	send()
+	// Read at once after the answer: the delivery was committed with the request.
+	var id int64
+	var created time.Time
+	if err := srv.DB.QueryRow(ctx, `SELECT id, created_at FROM offline_requests WHERE site_id = $1`, site.ID).Scan(&id, &created); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := srv.DB.Query(ctx, `SELECT webhook_id, payload FROM webhook_deliveries WHERE event = 'offline_request.created'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type delivery struct {
+		hook int64
+		data map[string]any
+	}
+	var got []delivery
+	for rows.Next() {
+		var d delivery
+		if err := rows.Scan(&d.hook, &d.data); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d)
+	}
+	if len(got) != 1 || got[0].hook != hook.ID {
+		t.Fatalf("deliveries %v, want one to webhook %d", got, hook.ID)
+	}
+	d := got[0].data
+	at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(d["created_at"]))
+	if err != nil || !at.Equal(created) || d["id"] != float64(id) || d["name"] != "Ольга" || d["phone"] != "79251234567" ||
+		d["message"] != "Счёт, пожалуйста" || d["site_key"] != siteKey || d["source"] != "api" {
+		t.Fatalf("data %v (created %v, %v), want the stored request %d at %v", d, at, err, id, created)
+	}
+	// The retry is answered from its key and announces nothing more.
+	send()
+	if n := count(t, srv.DB, `SELECT count(*) FROM webhook_deliveries`); n != 1 {
+		t.Fatalf("%d deliveries after the retry, want 1", n)
+	}
+	// It is the store's one statement that queues the event: nothing is left
+	// for after the commit, when the node may be gone.
+	r := &comagic.OfflineRequest{SiteID: site.ID, SiteKey: siteKey, Name: "Пётр", Phone: "79250000000", Source: "api",
+		AccountID: site.AccountID, Announce: []byte(`{"name": "Пётр", "source": "api"}`)}
+	if err := srv.App.Store.CreateOfflineRequest(ctx, r); err != nil || r.Announced != 1 {
+		t.Fatalf("store: announced %d, %v", r.Announced, err)
+	}
+	if n := count(t, srv.DB, `SELECT count(*) FROM webhook_deliveries WHERE (payload->>'id')::bigint = $1 AND payload->>'name' = 'Пётр'`, r.ID); n != 1 {
+		t.Fatalf("the store's delivery of request %d: %d rows", r.ID, n)
 	}
 }
