@@ -93,16 +93,6 @@ func PHPExamples(t testing.TB) []PHPExample {
 	return out
 }
 
-// ReferencePHP returns the two PHP backend examples of the vendor reference,
-// verbatim: send.php (the page-reload form) and sendAjax.php (the AJAX form).
-// It fails the test when the reference is missing: use PHPExamples, which
-// also runs on a bare clone.
-func ReferencePHP(t testing.TB) (sendPHP, sendAjaxPHP string) {
-	t.Helper()
-	dir := filepath.Join(filepath.Dir(ModuleRoot(t)), referenceDir)
-	return referencePHP(t, dir)
-}
-
 func referencePHP(t testing.TB, dir string) (sendPHP, sendAjaxPHP string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, referenceDoc))
