@@ -7,7 +7,6 @@ import (
 	"github.com/comagicd/comagicd/internal/poll"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,26 +105,9 @@ type claimed struct {
 // drain dispatches due orders batch by batch until none is left or ctx ends.
 func (d *Dispatcher) drain(ctx context.Context) {
 	lease := d.opt.Timeout + time.Minute
-	for ctx.Err() == nil {
-		batch, err := d.claim(ctx, lease)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Error("callbacks: claim orders", "err", err)
-			}
-			return
-		}
-		var wg sync.WaitGroup
-		for _, c := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				d.dispatch(ctx, c)
-			}()
-		}
-		wg.Wait()
-		if len(batch) < d.opt.Batch {
-			return
-		}
+	claim := func(ctx context.Context) ([]claimed, error) { return d.claim(ctx, lease) }
+	if err := poll.Drain(ctx, d.opt.Batch, claim, d.dispatch); err != nil {
+		d.log.Error("callbacks: claim orders", "err", err)
 	}
 }
 

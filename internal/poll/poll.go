@@ -4,6 +4,7 @@ package poll
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -38,4 +39,32 @@ func (w Waker) Loop(ctx context.Context, interval time.Duration, work func(ctx c
 		case <-w.c:
 		}
 	}
+}
+
+// Drain claims batches of up to size items with claim and handles each
+// batch's items concurrently, until a batch comes back short, ctx ends or
+// claim fails; it returns claim's error (nil when ctx ended meanwhile).
+func Drain[T any](ctx context.Context, size int, claim func(context.Context) ([]T, error), handle func(context.Context, T)) error {
+	for ctx.Err() == nil {
+		batch, err := claim(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		var wg sync.WaitGroup
+		for _, item := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				handle(ctx, item)
+			}()
+		}
+		wg.Wait()
+		if len(batch) < size {
+			return nil
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,5 +32,29 @@ func TestLoop(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	// Batches of 3 until a short one: 3 + 3 + 1 items, each handled once.
+	left := 7
+	var claims int
+	var handled atomic.Int32
+	claim := func(context.Context) ([]int, error) {
+		claims++
+		n := min(3, left)
+		left -= n
+		return make([]int, n), nil
+	}
+	if err := Drain(context.Background(), 3, claim, func(context.Context, int) { handled.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if claims != 3 || handled.Load() != 7 {
+		t.Fatalf("%d claims, %d handled; want 3 and 7", claims, handled.Load())
+	}
+	// A failing claim stops and says why.
+	boom := errors.New("boom")
+	if err := Drain(context.Background(), 3, func(context.Context) ([]int, error) { return nil, boom }, func(context.Context, int) {}); err != boom {
+		t.Fatalf("err %v, want boom", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -91,26 +90,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // none is left or ctx ends.
 func (d *Dispatcher) drain(ctx context.Context) {
 	lease := d.opt.Timeout + time.Minute
-	for ctx.Err() == nil {
-		batch, err := d.store.claim(ctx, d.opt.Batch, lease)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Error("webhooks: claim deliveries", "err", err)
-			}
-			return
-		}
-		var wg sync.WaitGroup
-		for _, c := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				d.deliver(ctx, c)
-			}()
-		}
-		wg.Wait()
-		if len(batch) < d.opt.Batch {
-			return
-		}
+	claim := func(ctx context.Context) ([]claimed, error) { return d.store.claim(ctx, d.opt.Batch, lease) }
+	if err := poll.Drain(ctx, d.opt.Batch, claim, d.deliver); err != nil {
+		d.log.Error("webhooks: claim deliveries", "err", err)
 	}
 }
 
