@@ -88,6 +88,14 @@ const adminUsage = `usage: comagicd admin <object> <action> [flags]
 Every admin command also takes -database-url (default: $DATABASE_URL).
 `
 
+// adminFlags returns the flag set of an admin command named name, writing
+// its errors to stderr, with the -database-url flag every command takes.
+func adminFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+}
+
 // openAdminSite opens the database and finds the site of a per-site admin
 // command (what names the command in errors). The caller closes db.
 func openAdminSite(ctx context.Context, dbURL, siteKey, what string) (*pgxpool.Pool, *comagic.Site, error) {
@@ -160,9 +168,7 @@ func openAdminDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 func adminSite(ctx context.Context, action string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin site "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin site "+action, stderr)
 	baseURL := fs.String("base-url", envOr("COMAGICD_BASE_URL", "http://localhost:8080/"), "public base URL for the embed code")
 	account := fs.String("account", "", "account name")
 	siteKey := fs.String("site", "", "site key")
@@ -345,10 +351,8 @@ type employeeFlags struct {
 }
 
 func newEmployeeFlags(action string, stderr io.Writer) *employeeFlags {
-	fs := flag.NewFlagSet("admin employee "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &employeeFlags{fs: fs}
-	f.dbURL = fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin employee "+action, stderr)
+	f := &employeeFlags{fs: fs, dbURL: dbURL}
 	f.account = fs.String("account", "", "account name")
 	f.login = fs.String("login", "", "login of the employee")
 	f.name = fs.String("name", "", "name shown to visitors")
@@ -550,9 +554,7 @@ func printEmployee(w io.Writer, e *comagic.Employee) {
 }
 
 func adminGroup(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin group "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin group "+action, stderr)
 	account := fs.String("account", "", "account name")
 	name := fs.String("name", "", "group name")
 	if err := fs.Parse(args); err != nil {

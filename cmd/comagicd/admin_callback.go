@@ -3,23 +3,19 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/comagicd/comagicd/internal/callbacks"
-	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/webhooks"
 )
 
 // adminCallbackScenario manages the sites' callback scenarios: add, list,
 // remove.
 func adminCallbackScenario(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin callback-scenario "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin callback-scenario "+action, stderr)
 	site := fs.String("site", "", "site key")
 	group := fs.String("group", "", "name of the operators' group (none: the site's default scenario)")
 	rawURL := fs.String("url", "", "http:// or https:// address receiving the orders")

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comagicd/comagicd/internal/comagic"
-	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/operators"
 	"github.com/comagicd/comagicd/internal/phone"
 	"github.com/comagicd/comagicd/internal/postgres"
@@ -63,10 +62,9 @@ type ctFlags struct {
 }
 
 func newCTFlags(what string, stderr io.Writer) *ctFlags {
-	fs := flag.NewFlagSet(what, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, dbURL := adminFlags(what, stderr)
 	f := &ctFlags{fs: fs,
-		dbURL:         fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL"),
+		dbURL:         dbURL,
 		siteKey:       fs.String("site", "", "site key"),
 		name:          fs.String("name", "", "name of the group (or label of the token)"),
 		template:      fs.String("template", "", `how the number is written, X for digits, e.g. "+7 (XXX) XXX-XX-XX"`),

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,15 +11,12 @@ import (
 
 	"github.com/comagicd/comagicd/internal/chat"
 	"github.com/comagicd/comagicd/internal/comagic"
-	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/postgres"
 )
 
 // adminInviteRule manages a site's auto-invite rules: add, list, remove.
 func adminInviteRule(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin invite-rule "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin invite-rule "+action, stderr)
 	siteKey := fs.String("site", "", "site key")
 	message := fs.String("message", "", "invitation text")
 	after := fs.Duration("after", 0, "time on site before the invitation, e.g. 30s")

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/comagicd/comagicd/internal/comagic"
-	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/postgres"
 )
 
@@ -30,9 +28,7 @@ const adminLeadRuleUsage = `  lead-rule add --site KEY --widget VC [--on-page 30
 
 // adminLeadRule manages a site's lead generator rules: add, list, remove.
 func adminLeadRule(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin lead-rule "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin lead-rule "+action, stderr)
 	siteKey := fs.String("site", "", "site key")
 	widget := fs.String("widget", "", "lead form: call_generator, offline_message_generator or personal_form")
 	onPage := fs.Duration("on-page", 0, "time on the page before the form shows, e.g. 30s")

@@ -3,21 +3,17 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/comagicd/comagicd/internal/config"
 	"github.com/comagicd/comagicd/internal/webhooks"
 )
 
 // adminWebhook manages the accounts' webhooks: add, list, remove, deliveries.
 func adminWebhook(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin webhook "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", config.DefaultDatabaseURL), "PostgreSQL URL")
+	fs, dbURL := adminFlags("admin webhook "+action, stderr)
 	account := fs.String("account", "", "account name")
 	rawURL := fs.String("url", "", "http:// or https:// address receiving the POSTs")
 	var events multi
