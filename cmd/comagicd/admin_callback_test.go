@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,13 +11,7 @@ import (
 
 func TestAdminCallbackScenarios(t *testing.T) {
 	db := testenv.NewDatabase(t)
-	ctx := context.Background()
-	cli := func(args ...string) (string, error) {
-		t.Helper()
-		var out, errOut bytes.Buffer
-		err := admin(ctx, append(args, "-database-url", db), strings.NewReader(""), &out, &errOut)
-		return out.String(), err
-	}
+	cli := adminCLI(t, db)
 	out, err := cli("site", "create", "--account", "Shop", "--domain", "shop.example")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"regexp"
 	"strings"
@@ -15,12 +14,7 @@ import (
 func TestAdminWebhooks(t *testing.T) {
 	db := testenv.NewDatabase(t)
 	ctx := context.Background()
-	cli := func(args ...string) (string, error) {
-		t.Helper()
-		var out, errOut bytes.Buffer
-		err := admin(ctx, append(args, "-database-url", db), strings.NewReader(""), &out, &errOut)
-		return out.String(), err
-	}
+	cli := adminCLI(t, db)
 	for _, acc := range []string{"Shop", "Other"} {
 		if _, err := cli("site", "create", "--account", acc, "--domain", strings.ToLower(acc)+".example"); err != nil {
 			t.Fatal(err)
