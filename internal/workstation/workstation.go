@@ -112,46 +112,50 @@ type ChatSummary struct {
 	Messages  int64        `json:"messages"`
 }
 
-// OfflineRequest is an offline request as operators list it.
-type OfflineRequest struct {
-	ID          int64        `json:"id"`
-	SiteID      int64        `json:"site_id"`
-	CreatedAt   int64        `json:"created_at"`
-	Name        string       `json:"name"`
-	Phone       string       `json:"phone"`
-	Email       string       `json:"email"`
-	Message     string       `json:"message"`
-	FormName    string       `json:"form_name"`
-	Channel     string       `json:"channel"`
-	VisitorID   *int64       `json:"visitor_id"`
-	SessionID   *int64       `json:"session_id"`
-	Source      string       `json:"source"`
-	PageURL     string       `json:"page_url"`
+// Mark is an operator's processed mark of an offline request or a call-back
+// order: who set it and when (unix seconds).
+type Mark struct {
 	Processed   bool         `json:"processed"`
 	ProcessedAt *int64       `json:"processed_at"`
 	ProcessedBy *EmployeeRef `json:"processed_by"`
 }
 
+// OfflineRequest is an offline request as operators list it.
+type OfflineRequest struct {
+	ID        int64  `json:"id"`
+	SiteID    int64  `json:"site_id"`
+	CreatedAt int64  `json:"created_at"`
+	Name      string `json:"name"`
+	Phone     string `json:"phone"`
+	Email     string `json:"email"`
+	Message   string `json:"message"`
+	FormName  string `json:"form_name"`
+	Channel   string `json:"channel"`
+	VisitorID *int64 `json:"visitor_id"`
+	SessionID *int64 `json:"session_id"`
+	Source    string `json:"source"`
+	PageURL   string `json:"page_url"`
+	Mark
+}
+
 // Callback is a call-back order as operators list it.
 type Callback struct {
-	ID           int64        `json:"id"`
-	SiteID       int64        `json:"site_id"`
-	CreatedAt    int64        `json:"created_at"`
-	Phone        string       `json:"phone"`
-	Status       string       `json:"status"`
-	Channel      string       `json:"channel"`
-	Group        *GroupRef    `json:"group"`
-	ScheduledAt  int64        `json:"scheduled_at"`
-	DispatchedAt *int64       `json:"dispatched_at"`
-	Attempts     int          `json:"attempts"`
-	LastError    *string      `json:"last_error"`
-	VisitorID    int64        `json:"visitor_id"`
-	SessionID    int64        `json:"session_id"`
-	Source       string       `json:"source"`
-	PageURL      string       `json:"page_url"`
-	Processed    bool         `json:"processed"`
-	ProcessedAt  *int64       `json:"processed_at"`
-	ProcessedBy  *EmployeeRef `json:"processed_by"`
+	ID           int64     `json:"id"`
+	SiteID       int64     `json:"site_id"`
+	CreatedAt    int64     `json:"created_at"`
+	Phone        string    `json:"phone"`
+	Status       string    `json:"status"`
+	Channel      string    `json:"channel"`
+	Group        *GroupRef `json:"group"`
+	ScheduledAt  int64     `json:"scheduled_at"`
+	DispatchedAt *int64    `json:"dispatched_at"`
+	Attempts     int       `json:"attempts"`
+	LastError    *string   `json:"last_error"`
+	VisitorID    int64     `json:"visitor_id"`
+	SessionID    int64     `json:"session_id"`
+	Source       string    `json:"source"`
+	PageURL      string    `json:"page_url"`
+	Mark
 }
 
 // Card is the visitor card.
