@@ -79,7 +79,7 @@ func Scheduled(site *comagic.Site, settings map[string]json.RawMessage, now time
 // call widgets' settings each time. A changed site (a new *comagic.Site from
 // the site cache) is derived afresh.
 type Cache struct {
-	mu sync.Mutex
+	mu sync.RWMutex
 	m  map[callTimesKey]callTimesEntry
 }
 
@@ -102,9 +102,9 @@ const maxCallTimesEntries = 10000
 func (c *Cache) Settings(site *comagic.Site, device string, now time.Time) map[string]json.RawMessage {
 	k := callTimesKey{site.ID, device}
 	minute := now.Unix() / 60
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.m[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && e.site == site && e.minute == minute {
 		return e.settings
 	}
