@@ -139,19 +139,26 @@ func addHook(t *testing.T, store *webhooks.Store, accountID int64, u string, eve
 	return w
 }
 
+// startShop starts the real server with the site shop.example and returns it
+// with the site's key and record and the webhook store.
+func startShop(t *testing.T) (*testenv.Server, string, *comagic.Site, *webhooks.Store) {
+	t.Helper()
+	srv := testenv.StartServer(t, testenv.Options{})
+	key := srv.CreateSite(t, "shop.example")
+	site, err := srv.App.Sites.SiteByKey(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, key, site, webhooks.NewStore(srv.DB)
+}
+
 // TestServerPublishes runs the real server: an offline request, a lead action
 // and a closed chat reach the webhooks subscribed to them, once each, signed;
 // a webhook of the account subscribed to other events and another account's
 // webhook get nothing.
 func TestServerPublishes(t *testing.T) {
-	srv := testenv.StartServer(t, testenv.Options{})
+	srv, siteKey, site, store := startShop(t)
 	ctx := context.Background()
-	siteKey := srv.CreateSite(t, "shop.example")
-	site, err := srv.App.Sites.SiteByKey(ctx, siteKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := webhooks.NewStore(srv.DB)
 	leadsRcv, allRcv, chatRcv, otherRcv := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
 	leadsHook := addHook(t, store, site.AccountID, leadsRcv.srv.URL+"/leads", webhooks.EventOfflineRequestCreated)
 	allHook := addHook(t, store, site.AccountID, allRcv.srv.URL)
@@ -464,14 +471,8 @@ func TestVerify(t *testing.T) {
 // once (a retry with the same idempotency key announces nothing), and only
 // for the site's own account.
 func TestOfflineRequestAnnouncedWithIt(t *testing.T) {
-	srv := testenv.StartServer(t, testenv.Options{})
+	srv, siteKey, site, store := startShop(t)
 	ctx := context.Background()
-	siteKey := srv.CreateSite(t, "shop.example")
-	site, err := srv.App.Sites.SiteByKey(ctx, siteKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := webhooks.NewStore(srv.DB)
 	// Nothing listens: the rows stay queued for the test to read.
 	hook := addHook(t, store, site.AccountID, "http://127.0.0.1:9/leads", webhooks.EventOfflineRequestCreated)
 	addHook(t, store, site.AccountID, "http://127.0.0.1:9/chats", webhooks.EventChatClosed)
